@@ -1,0 +1,1 @@
+"""The newsdedup Scrapy project: settings, items, spiders and commands."""

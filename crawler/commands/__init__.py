@@ -1,0 +1,1 @@
+"""newsdedup's scrapy commands (COMMANDS_MODULE)."""

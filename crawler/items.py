@@ -1,0 +1,38 @@
+"""The item that travels spider → cleaning → dedup → storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass
+class ArticleItem:
+    """One document; each stage fills in its own fields.
+
+    Spider: url, source, kind, raw, fetched_at (and metadata it already knows).
+    Cleaning: title, text, author, site_name, published_at, language.
+    Dedup: content_hash, signature, duplicate_of, similarity, story_id, dedup.
+    Storage: id.
+    """
+
+    url: str
+    kind: Literal["html", "text"]
+    raw: str
+    fetched_at: datetime
+    source: str | None = None
+    title: str | None = None
+    text: str = ""
+    author: str | None = None
+    site_name: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+    content_hash: str = ""
+    signature: bytes = b""
+    duplicate_of: int | None = None
+    similarity: float | None = None
+    story_id: int | None = None
+    # "new", "exact" or "near": how dedup classified the item.
+    dedup: str = ""
+    id: int | None = None

@@ -1,0 +1,135 @@
+"""The local-file source: every .txt, .html and .htm file under a folder, one item each."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from scrapy import Spider
+from w3lib.encoding import html_to_unicode
+
+from crawler.items import ArticleItem
+from db.store import utcnow
+
+logger = logging.getLogger(__name__)
+
+EXTENSIONS = {".txt": "text", ".html": "html", ".htm": "html"}
+# Text needs no NUL byte; UTF-16 and UTF-32 do, but they start with a byte-order mark.
+BINARY_SNIFF_BYTES = 8192
+WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# More replacement characters than this share means the bytes were not text in any
+# encoding we know.
+MAX_REPLACEMENT_SHARE = 0.01
+
+
+class SkipFile(Exception):
+    """A file that is not ingested; ``reason`` is the stats key, the message says why."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def sniff_encoding(body: bytes) -> str | None:
+    """Undeclared files: UTF-8 if it decodes, else Windows-1252 (a superset of Latin-1's text)."""
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            body.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return None
+
+
+def decode(body: bytes) -> tuple[str, str]:
+    """(encoding, text) of a file's bytes; raises SkipFile for empty, binary or garbled input."""
+    if not body.strip():
+        raise SkipFile("empty", "the file is empty")
+    if b"\x00" in body[:BINARY_SNIFF_BYTES] and not body.startswith(WIDE_BOMS):
+        raise SkipFile("binary", "NUL bytes: not a text file")
+    encoding, text = html_to_unicode(None, body, auto_detect_fun=sniff_encoding)
+    if not text.strip():
+        raise SkipFile("empty", "the file holds only white space")
+    if text.count("\ufffd") > MAX_REPLACEMENT_SHARE * len(text):
+        raise SkipFile("undecodable", f"not valid text in {encoding} or any fallback encoding")
+    return encoding, text
+
+
+class FilesSpider(Spider):
+    """``scrapy crawl files -a path=DIR``: ingest a folder, recursively.
+
+    Settings: ``NEWS_FILES_MAX_BYTES``. A symlink is followed only when its target is inside
+    the folder. Skipped files are logged with a reason and counted in
+    ``news/dropped/<reason>``.
+    """
+
+    name = "files"
+
+    def __init__(self, path: str | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.path = path
+        self.run_arguments = {"path": path}
+
+    async def start(self) -> AsyncIterator[Any]:
+        if not self.path:
+            logger.error("files: no folder given; use -a path=DIR")
+            return
+        root = Path(self.path).expanduser().resolve()
+        if not root.is_dir():
+            what = "is not a folder" if root.exists() else "does not exist"
+            logger.error("files: %s %s", self.path, what)
+            return
+        max_bytes = self.settings.getint("NEWS_FILES_MAX_BYTES")
+        source = str(root)
+        for path in self.walk(root):
+            try:
+                yield self.read(path, root, source, max_bytes)
+            except SkipFile as skip:
+                self.skip(path, skip.reason, str(skip))
+
+    def walk(self, root: Path) -> Iterator[Path]:
+        """Matching files in a stable order, so that "first stored" means the same every run."""
+        for folder, dirnames, filenames in os.walk(root, onerror=self._walk_error):
+            dirnames.sort()
+            for filename in sorted(filenames):
+                path = Path(folder, filename)
+                if path.suffix.lower() in EXTENSIONS:
+                    yield path
+
+    def _walk_error(self, error: OSError) -> None:
+        self.skip(Path(error.filename or "?"), "unreadable", error.strerror or str(error))
+
+    def read(self, path: Path, root: Path, source: str, max_bytes: int) -> ArticleItem:
+        if path.is_symlink():
+            try:
+                target = path.resolve(strict=True)
+            except (OSError, RuntimeError) as exc:  # dangling link or a loop
+                raise SkipFile("unreadable", f"broken symlink: {exc}") from exc
+            if not target.is_relative_to(root):
+                raise SkipFile("outside_folder", f"symlink to {target}, outside {root}")
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise SkipFile(
+                    "too_large", f"{size} bytes, more than NEWS_FILES_MAX_BYTES={max_bytes}"
+                )
+            body = path.read_bytes()
+        except OSError as exc:
+            raise SkipFile("unreadable", exc.strerror or str(exc)) from exc
+        encoding, text = decode(body)
+        logger.debug("Read %s (%d bytes, %s)", path, len(body), encoding)
+        return ArticleItem(
+            url=path.as_uri(),
+            kind="html" if EXTENSIONS[path.suffix.lower()] == "html" else "text",
+            raw=text,
+            fetched_at=utcnow(),
+            source=source,
+        )
+
+    def skip(self, path: Path, reason: str, detail: str) -> None:
+        logger.warning("Skipped %s: %s (%s)", path, reason, detail)
+        if self.crawler is not None and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"news/dropped/{reason}")

@@ -1,0 +1,18 @@
+"""The newsdedup store: SQLAlchemy models, engine set-up, migrations and queries (no Scrapy)."""
+
+from db.engine import make_engine
+from db.models import Article, Base, CrawlRun, Meta, Story
+from db.store import ArticleRecord, CanonicalMatch, Store, StoreError
+
+__all__ = [
+    "Article",
+    "ArticleRecord",
+    "Base",
+    "CanonicalMatch",
+    "CrawlRun",
+    "Meta",
+    "Store",
+    "StoreError",
+    "Story",
+    "make_engine",
+]

@@ -1,0 +1,46 @@
+"""Engine creation: SQLite gets WAL, a busy timeout, foreign keys and real transactions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+def make_engine(url: str, *, writer: bool = True, busy_timeout_ms: int = 30_000) -> Engine:
+    """Create an engine for any SQLAlchemy URL; for file-backed SQLite, create the folder too.
+
+    ``writer=False`` suits read-only tools: their transactions never take the write lock.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url)
+
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so that BEGIN, SAVEPOINT and
+        # DDL behave as written (the recipe from SQLAlchemy's pysqlite notes).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if database and database != ":memory:":
+            cursor.execute("PRAGMA journal_mode = WAL")
+            # With WAL, NORMAL loses no committed transaction on a process crash.
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then
+        # writes after another process committed, fails at once instead of waiting.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine

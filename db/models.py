@@ -1,0 +1,95 @@
+"""Table definitions of the store; the migrations in db/migrations create exactly these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Story(Base):
+    """A group of articles about the same news; for now one per duplicate group."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Nullable because the story row is written just before its first article.
+    canonical_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", use_alter=True, name="fk_stories_canonical_id")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class CrawlRun(Base):
+    """One `scrapy crawl` invocation against the store: the run ledger."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spider: Mapped[str] = mapped_column(String(100), nullable=False)
+    arguments: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="running")
+    finish_reason: Mapped[str | None] = mapped_column(String(100))
+    items_new: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    items_exact_duplicate: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    items_near_duplicate: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    items_already_stored: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    items_dropped: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    dropped_reasons: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class Article(Base):
+    """One stored article; `duplicate_of` is NULL for canonical articles."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    source: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    site_name: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    language: Mapped[str | None] = mapped_column(String(16))
+    fetched_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    content_hash: Mapped[str] = mapped_column(String(32), nullable=False)
+    signature: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
+    similarity: Mapped[float | None] = mapped_column(Float)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), nullable=False)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+
+    __table_args__ = (
+        Index("ix_articles_content_hash", "content_hash"),
+        Index("ix_articles_duplicate_of", "duplicate_of"),
+        Index("ix_articles_story_id", "story_id"),
+        Index("ix_articles_published_at", "published_at"),
+    )
+
+
+class Meta(Base):
+    """Key/value facts about the store itself, such as the MinHash parameters it was signed with."""
+
+    __tablename__ = "news_meta"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+

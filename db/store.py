@@ -1,0 +1,294 @@
+"""The store: one connection, batched writes, the run ledger and the look-ups dedup needs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from db.engine import make_engine
+from db.models import Article, CrawlRun, Meta, Story
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+articles = Article.__table__
+stories = Story.__table__
+crawl_runs = CrawlRun.__table__
+news_meta = Meta.__table__
+
+
+class StoreError(Exception):
+    """The store cannot be opened, migrated or written; the message says which and why."""
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the form every timestamp in the store takes."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """An article ready to store. ``duplicate_of`` and ``story_id`` are None for a canonical one."""
+
+    url: str
+    text: str
+    content_hash: str
+    signature: bytes
+    fetched_at: datetime
+    source: str | None = None
+    title: str | None = None
+    author: str | None = None
+    site_name: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+    duplicate_of: int | None = None
+    similarity: float | None = None
+    story_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CanonicalMatch:
+    """A stored canonical article, as dedup sees it."""
+
+    id: int
+    story_id: int
+    content_hash: str
+    signature: bytes
+
+
+@dataclass
+class RunCounts:
+    """What a run did, as written to its ``crawl_runs`` row."""
+
+    new: int = 0
+    exact_duplicate: int = 0
+    near_duplicate: int = 0
+    already_stored: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+
+
+class Store:
+    """One connection to the database behind a SQLAlchemy URL.
+
+    Writes go into one open transaction until :meth:`commit`; the reads below run on the same
+    connection, so they see the rows of the batch that is not committed yet.
+    """
+
+    def __init__(self, url: str, *, writer: bool = True) -> None:
+        self.url = url
+        self.writer = writer
+        self._engine: Engine | None = None
+        self._conn: Connection | None = None
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, for logs and summaries."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Connect and, for a writer, bring the schema up to date."""
+        try:
+            self._engine = make_engine(self.url, writer=self.writer)
+            if self.writer:
+                self.migrate()
+            self._conn = self._engine.connect()
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"cannot open store {self.display_url}: {exc}") from exc
+
+    def migrate(self) -> None:
+        """Run Alembic's ``upgrade head`` in place; a no-op on a current store."""
+        assert self._engine is not None
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self._engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise StoreError("the store is not open")
+        return self._conn
+
+    def commit(self) -> None:
+        try:
+            self.conn.commit()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"commit to {self.display_url} failed: {exc}") from exc
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    # -- store facts -------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        return self.conn.execute(
+            select(news_meta.c.value).where(news_meta.c.key == key)
+        ).scalar_one_or_none()
+
+    def set_meta(self, key: str, value: str) -> None:
+        changed = self.conn.execute(
+            update(news_meta).where(news_meta.c.key == key).values(value=value)
+        ).rowcount
+        if not changed:
+            self.conn.execute(insert(news_meta).values(key=key, value=value))
+
+    # -- run ledger --------------------------------------------------------------------------
+
+    def start_run(self, spider: str, arguments: Mapping[str, object]) -> int:
+        """Write a ``running`` row and commit it, so that the run is visible while it runs."""
+        run_id = self.conn.execute(
+            insert(crawl_runs).values(
+                spider=spider,
+                arguments=json.dumps(dict(arguments), sort_keys=True, default=str),
+                started_at=utcnow(),
+                status="running",
+                items_new=0,
+                items_exact_duplicate=0,
+                items_near_duplicate=0,
+                items_already_stored=0,
+                items_dropped=0,
+                dropped_reasons="{}",
+                errors=0,
+            )
+        ).inserted_primary_key
+        self.commit()
+        assert run_id is not None
+        return int(run_id[0])
+
+    def finish_run(
+        self, run_id: int, *, status: str, finish_reason: str | None, counts: RunCounts
+    ) -> None:
+        self.conn.execute(
+            update(crawl_runs)
+            .where(crawl_runs.c.id == run_id)
+            .values(
+                finished_at=utcnow(),
+                status=status,
+                finish_reason=finish_reason,
+                items_new=counts.new,
+                items_exact_duplicate=counts.exact_duplicate,
+                items_near_duplicate=counts.near_duplicate,
+                items_already_stored=counts.already_stored,
+                items_dropped=sum(counts.dropped.values()),
+                dropped_reasons=json.dumps(counts.dropped, sort_keys=True),
+                errors=counts.errors,
+            )
+        )
+        self.commit()
+
+    # -- what dedup asks ---------------------------------------------------------------------
+
+    def has_url(self, url: str) -> bool:
+        return (
+            self.conn.execute(select(articles.c.id).where(articles.c.url == url)).first()
+            is not None
+        )
+
+    def canonical_by_hash(self, content_hash: str) -> CanonicalMatch | None:
+        found = self.canonicals_by_hash([content_hash])
+        return found.get(content_hash)
+
+    def canonicals_by_hash(self, hashes: list[str]) -> dict[str, CanonicalMatch]:
+        """The canonical articles with these content hashes; hashes with no row are left out."""
+        if not hashes:
+            return {}
+        rows = self.conn.execute(
+            select(
+                articles.c.id, articles.c.story_id, articles.c.content_hash, articles.c.signature
+            ).where(articles.c.content_hash.in_(hashes), articles.c.duplicate_of.is_(None))
+        )
+        return {
+            row.content_hash: CanonicalMatch(
+                id=row.id,
+                story_id=row.story_id,
+                content_hash=row.content_hash,
+                signature=row.signature,
+            )
+            for row in rows
+        }
+
+    def iter_canonical_signatures(self, chunk: int = 10_000) -> Iterator[tuple[str, bytes]]:
+        """(content_hash, signature) of every canonical article, read in pages by id."""
+        last_id = 0
+        while True:
+            rows = self.conn.execute(
+                select(articles.c.id, articles.c.content_hash, articles.c.signature)
+                .where(articles.c.duplicate_of.is_(None), articles.c.id > last_id)
+                .order_by(articles.c.id)
+                .limit(chunk)
+            ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield row.content_hash, row.signature
+            last_id = rows[-1].id
+
+    def count_articles(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(articles)).scalar_one())
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def add_article(self, record: ArticleRecord, *, run_id: int | None) -> tuple[int, int]:
+        """Insert one article (and its story, when it is canonical); return (id, story_id).
+
+        Not committed: call :meth:`commit` once per batch.
+        """
+        conn = self.conn
+        story_id = record.story_id
+        new_story = story_id is None
+        if story_id is None:
+            story_pk = conn.execute(
+                insert(stories).values(created_at=record.fetched_at)
+            ).inserted_primary_key
+            assert story_pk is not None
+            story_id = int(story_pk[0])
+        article_pk = conn.execute(
+            insert(articles).values(
+                url=record.url,
+                source=record.source,
+                title=record.title,
+                author=record.author,
+                site_name=record.site_name,
+                text=record.text,
+                published_at=record.published_at,
+                language=record.language,
+                fetched_at=record.fetched_at,
+                content_hash=record.content_hash,
+                signature=record.signature,
+                duplicate_of=record.duplicate_of,
+                similarity=record.similarity,
+                story_id=story_id,
+                run_id=run_id,
+            )
+        ).inserted_primary_key
+        assert article_pk is not None
+        article_id = int(article_pk[0])
+        if new_story:
+            conn.execute(
+                update(stories).where(stories.c.id == story_id).values(canonical_id=article_id)
+            )
+        return article_id, story_id

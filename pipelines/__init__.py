@@ -1,0 +1,1 @@
+"""Item pipeline stages, in crawl order: cleaning, dedup, storage."""

@@ -1,0 +1,282 @@
+"""Dedup stage: exact duplicates by content hash, near-duplicates by MinHash LSH."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+from scrapy.exceptions import DropItem, NotConfigured
+
+from crawler.items import ArticleItem
+from db import CanonicalMatch, Store
+from pipelines.textnorm import normalize_text, words
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+SCHEME = "affine32"
+SIGNATURE_DTYPE = np.dtype("<u4")
+SEED = 1
+# LSH candidates are verified against the estimated Jaccard, so a false positive costs one
+# look-up while a false negative loses a duplicate: lean the band layout toward recall.
+LSH_WEIGHTS = (0.3, 0.7)
+META_KEY = "minhash"
+
+
+@dataclass(frozen=True)
+class SignatureParams:
+    num_perm: int
+    shingle_size: int
+    seed: int = SEED
+    scheme: str = SCHEME
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "num_perm": self.num_perm,
+                "shingle_size": self.shingle_size,
+                "seed": self.seed,
+                "scheme": self.scheme,
+            },
+            sort_keys=True,
+        )
+
+
+def content_hash(normalized: str) -> str:
+    return hashlib.blake2b(normalized.encode("utf-8"), digest_size=16).hexdigest()
+
+
+class Signer:
+    """MinHash signatures of word shingles; the permutations are drawn once per instance."""
+
+    def __init__(self, params: SignatureParams) -> None:
+        self.params = params
+        self._permutations = MinHash(
+            num_perm=params.num_perm, seed=params.seed, scheme=SCHEME
+        ).permutations
+
+    def shingles(self, normalized: str) -> list[bytes]:
+        tokens = words(normalized)
+        k = self.params.shingle_size
+        if len(tokens) < k:
+            return [" ".join(tokens).encode("utf-8")] if tokens else []
+        return [" ".join(tokens[i : i + k]).encode("utf-8") for i in range(len(tokens) - k + 1)]
+
+    def sign(self, normalized: str) -> MinHash | None:
+        """The signature of a text, or None for a text with no word to shingle."""
+        shingles = self.shingles(normalized)
+        if not shingles:
+            return None
+        minhash = MinHash(
+            num_perm=self.params.num_perm,
+            seed=self.params.seed,
+            permutations=self._permutations,
+            scheme=SCHEME,
+        )
+        minhash.update_batch(shingles)
+        return minhash
+
+    @staticmethod
+    def to_bytes(minhash: MinHash) -> bytes:
+        return np.asarray(minhash.hashvalues, dtype=SIGNATURE_DTYPE).tobytes()
+
+    def from_bytes(self, signature: bytes) -> LeanMinHash:
+        return LeanMinHash(
+            seed=self.params.seed,
+            hashvalues=np.frombuffer(signature, dtype=SIGNATURE_DTYPE),
+            scheme=SCHEME,
+        )
+
+
+def estimated_jaccard(a: bytes, b: bytes) -> float:
+    """The share of equal MinHash slots of two stored signatures."""
+    left = np.frombuffer(a, dtype=SIGNATURE_DTYPE)
+    right = np.frombuffer(b, dtype=SIGNATURE_DTYPE)
+    if left.shape != right.shape or not len(left):
+        return 0.0
+    return float(np.count_nonzero(left == right)) / len(left)
+
+
+class NearDuplicateIndex:
+    """MinHash LSH over canonical articles, keyed by content hash.
+
+    Keys are only hints: every candidate is looked up in the store before it is used, so
+    a key whose row was never committed is dropped instead of being matched.
+    """
+
+    def __init__(self, signer: Signer, threshold: float) -> None:
+        self.signer = signer
+        self.threshold = threshold
+        self.lsh = MinHashLSH(
+            threshold=threshold, num_perm=signer.params.num_perm, weights=LSH_WEIGHTS
+        )
+
+    def __len__(self) -> int:
+        return len(self.lsh.keys)
+
+    def load(self, rows: Iterable[tuple[str, bytes]]) -> int:
+        count = 0
+        with self.lsh.insertion_session() as session:
+            for key, signature in rows:
+                session.insert(key, self.signer.from_bytes(signature), check_duplication=False)
+                count += 1
+        return count
+
+    def add(self, key: str, minhash: MinHash) -> None:
+        if key not in self.lsh:
+            self.lsh.insert(key, minhash)
+
+    def candidates(self, minhash: MinHash) -> list[str]:
+        return [str(key) for key in self.lsh.query(minhash)]
+
+    def forget(self, key: str) -> None:
+        if key in self.lsh:
+            self.lsh.remove(key)
+
+    def best_match(
+        self, signature: bytes, found: dict[str, CanonicalMatch]
+    ) -> tuple[CanonicalMatch, float] | None:
+        """The most similar canonical at or above the threshold; ties go to the oldest."""
+        best: tuple[CanonicalMatch, float] | None = None
+        for match in sorted(found.values(), key=lambda m: m.id):
+            similarity = estimated_jaccard(signature, match.signature)
+            if similarity >= self.threshold and (best is None or similarity > best[1]):
+                best = (match, similarity)
+        return best
+
+
+class DedupPipeline:
+    """Marks each item new, exact duplicate or near duplicate of a stored canonical article.
+
+    Settings: ``NEWS_MINHASH_PERM``, ``NEWS_SHINGLE_SIZE``, ``NEWS_DEDUP_THRESHOLD``.
+    Reads the store opened by :class:`pipelines.storage.StoragePipeline`, on its connection,
+    so rows of the batch not yet committed count too.
+    Stats: ``news/items/already_stored``.
+    """
+
+    def __init__(
+        self,
+        *,
+        params: SignatureParams,
+        threshold: float,
+        crawler: Crawler | None = None,
+        stats: StatsCollector | None = None,
+    ) -> None:
+        self.params = params
+        self.threshold = threshold
+        self.crawler = crawler
+        self.stats = stats
+        self.signer = Signer(params)
+        self.index: NearDuplicateIndex | None = None
+        self.store: Store | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DedupPipeline:
+        settings = crawler.settings
+        num_perm = settings.getint("NEWS_MINHASH_PERM")
+        shingle_size = settings.getint("NEWS_SHINGLE_SIZE")
+        threshold = settings.getfloat("NEWS_DEDUP_THRESHOLD")
+        if not 16 <= num_perm <= 1024:
+            raise NotConfigured(f"NEWS_MINHASH_PERM must be within 16..1024, got {num_perm}")
+        if not 1 <= shingle_size <= 20:
+            raise NotConfigured(f"NEWS_SHINGLE_SIZE must be within 1..20, got {shingle_size}")
+        if not 0.0 < threshold <= 1.0:
+            raise NotConfigured(f"NEWS_DEDUP_THRESHOLD must be in (0, 1], got {threshold}")
+        return cls(
+            params=SignatureParams(num_perm=num_perm, shingle_size=shingle_size),
+            threshold=threshold,
+            crawler=crawler,
+            stats=crawler.stats,
+        )
+
+    def open_spider(self) -> None:
+        from pipelines.storage import StoragePipeline
+
+        storage = self.crawler.get_item_pipeline(StoragePipeline) if self.crawler else None
+        if storage is None:
+            raise NotConfigured("DedupPipeline needs StoragePipeline in ITEM_PIPELINES")
+        self.attach(storage.open_store())
+
+    def attach(self, store: Store) -> None:
+        """Check the store's signature parameters and load its canonical articles."""
+        stored = store.get_meta(META_KEY)
+        if stored is None:
+            store.set_meta(META_KEY, self.params.as_json())
+        elif stored != self.params.as_json():
+            raise NotConfigured(
+                f"the store at {store.display_url} was signed with {stored}; "
+                f"NEWS_MINHASH_PERM / NEWS_SHINGLE_SIZE now give {self.params.as_json()}. "
+                "Use the settings the store was built with, or a new store."
+            )
+        self.store = store
+        self.index = NearDuplicateIndex(self.signer, self.threshold)
+        loaded = self.index.load(store.iter_canonical_signatures())
+        logger.info(
+            "Dedup index loaded: %d canonical articles (num_perm=%d, shingles of %d words, "
+            "threshold %.2f, %d bands of %d rows)",
+            loaded,
+            self.params.num_perm,
+            self.params.shingle_size,
+            self.threshold,
+            self.index.lsh.b,
+            self.index.lsh.r,
+        )
+
+    def close_spider(self) -> None:
+        self.index = None
+        self.store = None
+
+    def process_item(self, item: ArticleItem) -> ArticleItem:
+        store, index = self.store, self.index
+        assert store is not None and index is not None, "open_spider was not called"
+        if store.has_url(item.url):
+            if self.stats is not None:
+                self.stats.inc_value("news/items/already_stored")
+            raise DropItem(f"already_stored: {item.url}", log_level="DEBUG")
+
+        normalized = normalize_text(item.text)
+        item.content_hash = content_hash(normalized)
+        exact = store.canonical_by_hash(item.content_hash)
+        if exact is not None:
+            item.signature = exact.signature
+            self._mark(item, exact, 1.0, "exact")
+            return item
+
+        minhash = self.signer.sign(normalized)
+        if minhash is None:
+            item.signature = b""
+            item.dedup = "new"
+            return item
+        item.signature = self.signer.to_bytes(minhash)
+        keys = index.candidates(minhash)
+        found = store.canonicals_by_hash(keys)
+        for stale in set(keys) - found.keys():
+            # In the index but not in the store: its batch was never committed.
+            index.forget(stale)
+        best = index.best_match(item.signature, found)
+        if best is not None:
+            self._mark(item, best[0], best[1], "near")
+        else:
+            item.dedup = "new"
+            index.add(item.content_hash, minhash)
+        return item
+
+    @staticmethod
+    def _mark(item: ArticleItem, match: CanonicalMatch, similarity: float, kind: str) -> None:
+        item.duplicate_of = match.id
+        item.story_id = match.story_id
+        item.similarity = similarity
+        item.dedup = kind
+        logger.debug(
+            "%s duplicate: %s of article %d (similarity %.3f)", kind, item.url, match.id, similarity
+        )

@@ -1,0 +1,210 @@
+"""Storage stage: articles into the store in batched transactions, and the run ledger."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.utils.defer import deferred_from_coro
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from crawler.items import ArticleItem
+from db import ArticleRecord, Store, StoreError
+from db.store import RunCounts
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+STAT_PREFIX = "news/"
+
+
+def run_status(finish_reason: str | None, errors: int) -> str:
+    """``finished`` only for a run that ended by itself and logged no error."""
+    if finish_reason == "shutdown":
+        return "interrupted"
+    if finish_reason == "finished" and errors == 0:
+        return "finished"
+    return "failed"
+
+
+def counts_from_stats(stats: dict[str, Any]) -> RunCounts:
+    dropped_prefix = f"{STAT_PREFIX}dropped/"
+    return RunCounts(
+        new=int(stats.get(f"{STAT_PREFIX}items/new", 0)),
+        exact_duplicate=int(stats.get(f"{STAT_PREFIX}items/exact", 0)),
+        near_duplicate=int(stats.get(f"{STAT_PREFIX}items/near", 0)),
+        already_stored=int(stats.get(f"{STAT_PREFIX}items/already_stored", 0)),
+        dropped={
+            key[len(dropped_prefix) :]: int(value)
+            for key, value in sorted(stats.items())
+            if key.startswith(dropped_prefix)
+        },
+        errors=int(stats.get("log_count/ERROR", 0)),
+    )
+
+
+class StoragePipeline:
+    """Writes items to the store named by ``NEWS_DATABASE_URL``.
+
+    Settings: ``NEWS_DATABASE_URL``, ``NEWS_BATCH_SIZE`` (items per transaction),
+    ``NEWS_COMMIT_INTERVAL`` (seconds a batch may stay open while items arrive).
+    A ``crawl_runs`` row is written when the spider opens and completed when it closes.
+    Stats: ``news/items/{new,exact,near}``, ``news/run_id``, ``news/run_status``,
+    ``news/store/articles``, ``news/store/url``.
+    """
+
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        batch_size: int,
+        commit_interval: float,
+        crawler: Crawler | None = None,
+        stats: StatsCollector | None = None,
+    ) -> None:
+        self.database_url = database_url
+        self.batch_size = batch_size
+        self.commit_interval = commit_interval
+        self.crawler = crawler
+        self.stats = stats
+        self.store: Store | None = None
+        self.run_id: int | None = None
+        self.failed = False
+        self._pending = 0
+        self._batch_started = 0.0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StoragePipeline:
+        settings = crawler.settings
+        url = settings.get("NEWS_DATABASE_URL")
+        if not url:
+            raise NotConfigured("NEWS_DATABASE_URL is empty")
+        try:
+            make_url(url)
+        except ArgumentError as exc:
+            raise NotConfigured(f"NEWS_DATABASE_URL is not a database URL: {url!r}") from exc
+        batch_size = settings.getint("NEWS_BATCH_SIZE")
+        if batch_size < 1:
+            raise NotConfigured(f"NEWS_BATCH_SIZE must be at least 1, got {batch_size}")
+        interval = settings.getfloat("NEWS_COMMIT_INTERVAL")
+        if interval <= 0:
+            raise NotConfigured(f"NEWS_COMMIT_INTERVAL must be positive, got {interval}")
+        pipeline = cls(
+            database_url=url,
+            batch_size=batch_size,
+            commit_interval=interval,
+            crawler=crawler,
+            stats=crawler.stats,
+        )
+        # spider_closed comes after every pipeline's close_spider and carries the reason.
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    def open_store(self) -> Store:
+        """Open (once) and return the store; dedup reads through the same connection."""
+        if self.store is None:
+            store = Store(self.database_url)
+            store.open()
+            self.store = store
+            if self.stats is not None:
+                self.stats.set_value(f"{STAT_PREFIX}store/url", store.display_url)
+        return self.store
+
+    def open_spider(self) -> None:
+        store = self.open_store()
+        spider = self.crawler.spider if self.crawler else None
+        name = spider.name if spider is not None else "unknown"
+        arguments = getattr(spider, "run_arguments", {})
+        self.run_id = store.start_run(name, arguments)
+        if self.stats is not None:
+            self.stats.set_value(f"{STAT_PREFIX}run_id", self.run_id)
+        logger.info("Run %d started; store %s", self.run_id, store.display_url)
+
+    def process_item(self, item: ArticleItem) -> ArticleItem:
+        if self.failed or self.store is None:
+            raise DropItem(f"store_unavailable: {item.url}: an earlier write failed")
+        record = ArticleRecord(
+            url=item.url,
+            source=item.source,
+            title=item.title,
+            author=item.author,
+            site_name=item.site_name,
+            text=item.text,
+            published_at=item.published_at,
+            language=item.language,
+            fetched_at=item.fetched_at,
+            content_hash=item.content_hash,
+            signature=item.signature,
+            duplicate_of=item.duplicate_of,
+            similarity=item.similarity,
+            story_id=item.story_id,
+        )
+        try:
+            item.id, item.story_id = self.store.add_article(record, run_id=self.run_id)
+            if self._pending == 0:
+                self._batch_started = time.monotonic()
+            self._pending += 1
+            if (
+                self._pending >= self.batch_size
+                or time.monotonic() - self._batch_started >= self.commit_interval
+            ):
+                self.flush()
+        except StoreError as exc:
+            self.fail(exc)
+            raise DropItem(f"store_error: {item.url}: {exc}") from exc
+        if self.stats is not None:
+            self.stats.inc_value(f"{STAT_PREFIX}items/{item.dedup or 'new'}")
+        return item
+
+    def flush(self) -> None:
+        if self.store is not None and self._pending:
+            self.store.commit()
+            logger.debug("Committed %d articles", self._pending)
+            self._pending = 0
+
+    def fail(self, exc: Exception) -> None:
+        """A write failed: the batch is lost to this run, and the run stops."""
+        logger.error("Store write failed, stopping the run: %s", exc)
+        self.failed = True
+        self._pending = 0
+        if self.store is not None:
+            self.store.rollback()
+        if self.crawler is not None and self.crawler.engine is not None:
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="store_error"))
+
+    def close_spider(self) -> None:
+        try:
+            self.flush()
+        except StoreError as exc:
+            self.fail(exc)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        store, run_id = self.store, self.run_id
+        if store is None or run_id is None:
+            return
+        stats = self.stats.get_stats() if self.stats is not None else {}
+        if self.failed and reason == "finished":
+            reason = "store_error"
+        counts = counts_from_stats(stats)
+        status = run_status(reason, counts.errors)
+        try:
+            store.finish_run(run_id, status=status, finish_reason=reason, counts=counts)
+            total = store.count_articles()
+        except StoreError as exc:
+            logger.error("Could not complete run %d in the ledger: %s", run_id, exc)
+            status, total = "failed", -1
+        finally:
+            store.close()
+            self.store = None
+        if self.stats is not None:
+            self.stats.set_value(f"{STAT_PREFIX}run_status", status)
+            self.stats.set_value(f"{STAT_PREFIX}store/articles", total)
+        logger.info("Run %d %s (%s)", run_id, status, reason)

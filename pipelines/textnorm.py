@@ -1,0 +1,54 @@
+"""Text normalization shared by the stages: the form that is hashed and shingled, never stored."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Typographic variants that copies of one article disagree on; NFKC leaves these alone.
+_PUNCT_MAP = str.maketrans(
+    {
+        "\u2018": "'",  # left single quote
+        "\u2019": "'",  # right single quote / typographic apostrophe
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u02bc": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u00ab": '"',  # «
+        "\u00bb": '"',  # »
+        "\u2039": '"',
+        "\u203a": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",  # en dash
+        "\u2014": "-",  # em dash
+        "\u2212": "-",
+        "\u2026": "...",
+    }
+)
+_SPACE_RE = re.compile(r"\s+")
+_WORD_RE = re.compile(r"\w+")
+# C0/C1 controls other than tab and newline: never meaningful in an article, and PostgreSQL
+# refuses NUL in text columns.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    """Remove control characters (keeping newlines and tabs)."""
+    return _CONTROL_RE.sub("", text)
+
+
+def normalize_text(text: str) -> str:
+    """NFKC, plain quotes, apostrophes and dashes, case folded, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text).translate(_PUNCT_MAP).casefold()
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+def words(normalized: str) -> list[str]:
+    """The word tokens of normalized text; punctuation is not part of a shingle."""
+    return _WORD_RE.findall(normalized)
