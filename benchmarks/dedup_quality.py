@@ -2,6 +2,7 @@
 
     python benchmarks/dedup_quality.py                 # the current settings
     python benchmarks/dedup_quality.py --sweep         # the grid that chose them
+    python benchmarks/dedup_quality.py --margins       # exact Jaccard of the closest pairs
 
 Each configuration is a real `scrapy crawl files` of samples/news into a fresh store; a pair
 of documents counts as predicted duplicates when they end in the same group (the same
@@ -92,10 +93,41 @@ def evaluate(corpus: Path = CORPUS, **settings: object) -> Scores:
         return score(truth, predicted_groups(database, corpus))
 
 
+def margins(corpus: Path = CORPUS) -> None:
+    """Exact word-shingle Jaccard of the cleaned texts: the closest non-duplicates and the
+    farthest duplicates, for each shingle size. A threshold belongs between the two."""
+    from pipelines.textnorm import normalize_text, words
+
+    truth = json.loads((corpus / "labels.json").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        database = Path(tmp) / "margins.db"
+        crawl(corpus, database, {})
+        with sqlite3.connect(database) as conn:
+            texts = dict(conn.execute("SELECT url, text FROM articles").fetchall())
+    base = corpus.resolve()
+    docs = {
+        Path(unquote(urlparse(url).path)).relative_to(base).as_posix(): words(normalize_text(text))
+        for url, text in texts.items()
+    }
+    print("shingle  lowest duplicate pair  highest non-duplicate pair")
+    for k in (2, 3, 5):
+        sets = {d: {" ".join(t[i : i + k]) for i in range(len(t) - k + 1)} for d, t in docs.items()}
+        same, other = [], []
+        for a, b in itertools.combinations(sorted(sets), 2):
+            jaccard = len(sets[a] & sets[b]) / len(sets[a] | sets[b])
+            (same if truth[a] == truth[b] else other).append((jaccard, a, b))
+        low, high = min(same), max(other)
+        print(f"{k:7d}  {low[0]:.3f} ({low[1]} ~ {low[2]})  {high[0]:.3f} ({high[1]} ~ {high[2]})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true", help="score the grid of parameters")
+    parser.add_argument("--margins", action="store_true", help="exact Jaccard margins")
     args = parser.parse_args()
+    if args.margins:
+        margins()
+        return
     if not args.sweep:
         print(f"current settings: {evaluate()}")
         return

@@ -1,0 +1,67 @@
+"""Shared fixtures: real `scrapy crawl` runs in a subprocess, stores in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT.parent / "shared" / "seeds"
+SAMPLE = ROOT / "samples" / "news"
+
+
+@dataclass
+class CrawlResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    database: Path
+
+    def rows(self, sql: str, *params: object) -> list[tuple]:
+        with sqlite3.connect(self.database) as conn:
+            return conn.execute(sql, params).fetchall()
+
+
+def run_scrapy(args: list[str], database: Path, *settings: str, timeout: float = 300) -> CrawlResult:
+    command = [sys.executable, "-m", "scrapy", *args, "-s", f"NEWS_DATABASE_URL=sqlite:///{database}"]
+    for setting in settings:
+        command += ["-s", setting]
+    proc = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return CrawlResult(proc.returncode, proc.stdout, proc.stderr, database)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "store" / "news.db"
+
+
+@pytest.fixture
+def crawl_files(database: Path) -> Callable[..., CrawlResult]:
+    """Run `scrapy crawl files -a path=DIR` into the test's store."""
+
+    def crawl(path: Path | str, *settings: str) -> CrawlResult:
+        return run_scrapy(["crawl", "files", "-a", f"path={path}"], database, *settings)
+
+    return crawl
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    """A copy of the shared seed corpus (which is not part of this repository)."""
+    if not SEEDS.is_dir():
+        if os.environ.get("NEWSDEDUP_REQUIRE_SEEDS"):
+            pytest.fail(f"seed corpus not found at {SEEDS}")
+        pytest.skip(f"seed corpus not found at {SEEDS}")
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target

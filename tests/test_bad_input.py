@@ -1,0 +1,78 @@
+"""Bad files are skipped with a logged reason and counted; every good file is still stored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import SAMPLE
+
+GOOD = sorted(SAMPLE.glob("en-*.txt"))[:3]
+ACCENTED = (
+    "Les vignerons de Côte-d’Or déjà à pied d’œuvre\n"
+    "Les vendanges ont débuté très tôt cette année : été précoce, grappes légères, "
+    "et une qualité jugée « très prometteuse » par les œnologues de la région. "
+    "Les équipes de cueilleurs travaillent dès l'aube pour éviter la chaleur de l'après-midi, "
+    "et les caves réfrigèrent les raisins avant le pressurage.\n"
+)
+
+
+def build_folder(folder: Path) -> None:
+    folder.mkdir()
+    for path in GOOD:
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "binary.html").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "blank.txt").write_bytes(b"  \n\t\n")
+    (folder / "garbled.txt").write_bytes(bytes([0x81, 0x8D, 0x8F, 0x90, 0x9D, 0xC3, 0x28]) * 200)
+    (folder / "short.txt").write_text("Brève\nUne seule ligne.\n", "utf-8")
+    (folder / "cp1252.txt").write_bytes(ACCENTED.encode("cp1252"))
+    (folder / "latin1.txt").write_bytes(ACCENTED.replace("’", "'").replace("œ", "oe").encode("latin-1"))
+    (folder / "utf16.txt").write_bytes(ACCENTED.replace("Côte", "Haute-Côte").encode("utf-16"))
+    (folder / "notes.md").write_text("not an article format", "utf-8")
+    (folder / "huge.txt").write_text("Titre\n" + "mot " * 40_000, "utf-8")
+    outside = folder.parent / "outside.txt"
+    outside.write_text(ACCENTED.replace("vignerons", "viticulteurs"), "utf-8")
+    (folder / "link-out.txt").symlink_to(outside)
+
+
+def test_bad_files_are_counted_and_good_ones_stored(tmp_path, crawl_files):
+    folder = tmp_path / "inbox"
+    build_folder(folder)
+    result = crawl_files(folder, "NEWS_FILES_MAX_BYTES=100000")
+
+    stored = {Path(url).name: text for url, text in result.rows("SELECT url, text FROM articles")}
+    assert set(stored) == {*(p.name for p in GOOD), "cp1252.txt", "latin1.txt", "utf16.txt"}
+    assert "très prometteuse" in stored["cp1252.txt"] and "œnologues" in stored["cp1252.txt"]
+    assert "été précoce" in stored["latin1.txt"]
+    assert "équipes" in stored["utf16.txt"]
+
+    [(reasons, dropped, status)] = result.rows(
+        "SELECT dropped_reasons, items_dropped, status FROM crawl_runs"
+    )
+    assert json.loads(reasons) == {
+        "binary": 1,
+        "empty": 2,
+        "undecodable": 1,
+        "too_short": 1,
+        "too_large": 1,
+        "outside_folder": 1,
+    }
+    assert dropped == 7
+    # Skipped files are warnings, not errors: the run did its job.
+    assert status == "finished" and result.returncode == 0
+    for name, reason in [("binary.html", "binary"), ("garbled.txt", "undecodable"),
+                         ("huge.txt", "too_large"), ("link-out.txt", "outside_folder")]:
+        assert any(name in line and reason in line for line in result.stderr.splitlines()), name
+    assert "too_short: file://" in result.stderr
+
+
+def test_missing_folder_is_one_line_error_and_nonzero_exit(tmp_path, crawl_files):
+    missing = tmp_path / "no-such-folder"
+    result = crawl_files(missing)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "] ERROR:" in line]
+    assert errors == [errors[0]] and f"{missing} does not exist" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert result.rows("SELECT status, errors FROM crawl_runs") == [("failed", 1)]
+    assert "run 1 failed" in result.stdout

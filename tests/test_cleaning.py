@@ -1,0 +1,95 @@
+"""Cleaning of plain text and HTML: titles, trailers, metadata."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pipelines.boilerplate import TrailerCutter
+from pipelines.cleaning import CleaningPipeline, split_title
+from pipelines.textnorm import normalize_text
+
+BODY = [
+    "The council voted on Tuesday to extend the tram line to the eastern estates.",
+    "Construction starts in March and the first trams should run in 2029.",
+]
+
+
+def cleaner(*extra: str) -> CleaningPipeline:
+    return CleaningPipeline(min_text_chars=10, extra_markers=list(extra))
+
+
+def test_title_is_first_line_and_its_repeat_is_dropped():
+    title, body = split_title(["Tram extension approved", "Tram extension approved", *BODY])
+    assert title == "Tram extension approved"
+    assert body == BODY
+
+
+def test_a_paragraph_first_line_stays_in_the_body():
+    lines = ["This first line is a whole paragraph and ends as a sentence does. It goes on.", *BODY]
+    title, body = split_title(lines)
+    assert title == "This first line is a whole paragraph and ends as a sentence does"
+    assert body == lines
+
+
+def test_trailer_blocks_are_cut_in_french_and_english():
+    cutter = TrailerCutter()
+    for marker in ("Articles connexes", "À lire aussi :", "Related articles", "LEAVE A COMMENT",
+                   "Laisser un commentaire", "12 commentaires", "Comments (3)"):
+        text = "\n".join([*BODY, marker, "Another story entirely", "And its teaser…"])
+        assert cutter.cut(text) == "\n".join(BODY), marker
+
+
+def test_inline_teaser_line_is_removed_and_the_body_kept():
+    text = "\n".join([BODY[0], "À lire aussi : Le budget des transports en hausse", BODY[1]])
+    assert TrailerCutter().cut(text) == "\n".join(BODY)
+
+
+def test_marker_words_inside_a_sentence_are_kept():
+    text = "\n".join([*BODY, "Residents can leave a comment on the council website until May."])
+    assert TrailerCutter().cut(text) == text
+
+
+def test_extra_markers_from_settings():
+    text = "\n".join([*BODY, "Nos partenaires", "Sponsored link"])
+    assert TrailerCutter().cut(text) == text
+    assert TrailerCutter(["Nos partenaires"]).cut(text) == "\n".join(BODY)
+
+
+def test_plain_text_keeps_original_characters():
+    raw = "Titre « exact »\nL’article garde ses apostrophes typographiques et ses « guillemets ».\n"
+    cleaned = cleaner().clean_text(raw)
+    assert cleaned is not None
+    assert cleaned.title == "Titre « exact »"
+    assert cleaned.text == "L’article garde ses apostrophes typographiques et ses « guillemets »."
+
+
+def test_normalized_form_folds_typography_and_case():
+    assert normalize_text("L’IA  «Claude»\u00a0—  OK") == "l'ia \"claude\" - ok"
+
+
+PAGE = """<!DOCTYPE html><html lang="en"><head><title>Library reopens | Courier</title>
+<meta property="og:site_name" content="The Courier"><meta name="author" content="Ann Lee">
+<meta property="article:published_time" content="2026-03-02T09:00:00Z"></head><body>
+<nav><a href="/">Home</a> <a href="/news">News</a></nav>
+<article><h1>Library reopens</h1>
+<p>The central library reopened on Saturday after a restoration that took three years.</p>
+<p>More than four thousand people visited on the first day, the culture department said.</p>
+<p>The building will now stay open until nine in the evening on weekdays.</p>
+<h2>Related articles</h2><ul><li><a href="/x">Museum extension delayed again</a></li></ul>
+</article>
+<section id="comments"><h3>Leave a comment</h3><form><textarea></textarea></form></section>
+<footer>© The Courier. All rights reserved.</footer></body></html>"""
+
+
+def test_html_extraction_with_metadata():
+    cleaned = cleaner().clean_html(PAGE, "https://courier.example/library")
+    assert cleaned is not None
+    assert cleaned.title == "Library reopens"
+    assert cleaned.author == "Ann Lee"
+    assert cleaned.site_name == "The Courier"
+    assert cleaned.published_at == datetime(2026, 3, 2)
+    assert cleaned.text.splitlines() == [
+        "The central library reopened on Saturday after a restoration that took three years.",
+        "More than four thousand people visited on the first day, the culture department said.",
+        "The building will now stay open until nine in the evening on weekdays.",
+    ]

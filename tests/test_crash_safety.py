@@ -1,0 +1,98 @@
+"""A crawl killed with SIGKILL mid-run, then rerun, stores what one clean run stores."""
+
+from __future__ import annotations
+
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT, run_scrapy
+
+VOCABULARY = (
+    "council market river station budget school harvest contract energy hospital museum "
+    "strike weather factory minister village bridge festival library court election port "
+    "company farmer teacher police storm tram water price housing airport research"
+).split()
+
+
+def write_corpus(folder: Path, count: int) -> None:
+    """Distinct articles, and every third one a lightly edited copy of an earlier one."""
+    folder.mkdir()
+    rng = random.Random(7)
+    texts: list[str] = []
+    for index in range(count):
+        if index % 3 == 2:
+            source = texts[rng.randrange(len(texts))]
+            text = source.replace(" the ", " a ", 2) + f"\nUpdated at {index} hours."
+        else:
+            paragraphs = [
+                " ".join(rng.choice(VOCABULARY) for _ in range(40)).capitalize() + "."
+                for _ in range(5)
+            ]
+            text = f"Report number {index}\n" + "\n".join(paragraphs)
+        texts.append(text)
+        (folder / f"{index:04d}.txt").write_text(text, "utf-8")
+
+
+def count_rows(database: Path) -> int:
+    try:
+        with sqlite3.connect(database, timeout=1) as conn:
+            return conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def kill_after(corpus: Path, database: Path, rows: int) -> None:
+    command = [
+        sys.executable, "-m", "scrapy", "crawl", "files", "-a", f"path={corpus}",
+        "-s", f"NEWS_DATABASE_URL=sqlite:///{database}", "-s", "NEWS_BATCH_SIZE=25",
+        "-s", "LOG_LEVEL=WARNING",
+    ]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if count_rows(database) >= rows:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def decisions(database: Path) -> dict[str, tuple[str | None, float | None]]:
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute(
+            "SELECT a.url, c.url, a.similarity FROM articles a "
+            "LEFT JOIN articles c ON c.id = a.duplicate_of"
+        ).fetchall()
+    return {url: (canonical, similarity) for url, canonical, similarity in rows}
+
+
+def test_killed_runs_lose_and_duplicate_nothing(tmp_path):
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 300)
+    clean = run_scrapy(["crawl", "files", "-a", f"path={corpus}"], tmp_path / "clean.db")
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    expected = decisions(clean.database)
+    assert len(expected) == 300
+    assert sum(1 for canonical, _ in expected.values() if canonical is not None) >= 90
+
+    database = tmp_path / "killed.db"
+    for target in (30, 110, 220):
+        kill_after(corpus, database, target)
+    rerun = run_scrapy(["crawl", "files", "-a", f"path={corpus}"], database)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+
+    assert decisions(database) == expected
+    assert rerun.rows("PRAGMA integrity_check") == [("ok",)]
+    assert rerun.rows("PRAGMA foreign_key_check") == []
+    assert rerun.rows(
+        "SELECT COUNT(*) FROM articles a LEFT JOIN stories s ON s.id = a.story_id "
+        "WHERE s.id IS NULL"
+    ) == [(0,)]
+    # The killed runs never reached their end: they stay 'running' in the ledger.
+    statuses = [status for (status,) in rerun.rows("SELECT status FROM crawl_runs ORDER BY id")]
+    assert statuses == ["running", "running", "running", "finished"]
