@@ -73,10 +73,21 @@ def predicted_groups(database: Path, corpus: Path) -> dict[str, str]:
     }
 
 
-def crawl(corpus: Path, database: Path, settings: dict[str, object]) -> subprocess.CompletedProcess[str]:
+def crawl(
+    corpus: Path, database: Path, settings: dict[str, object]
+) -> subprocess.CompletedProcess[str]:
     command = [
-        sys.executable, "-m", "scrapy", "crawl", "files", "-a", f"path={corpus}",
-        "-s", f"NEWS_DATABASE_URL=sqlite:///{database}", "-s", "LOG_LEVEL=WARNING",
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        "files",
+        "-a",
+        f"path={corpus}",
+        "-s",
+        f"NEWS_DATABASE_URL=sqlite:///{database}",
+        "-s",
+        "LOG_LEVEL=WARNING",
     ]
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
@@ -133,7 +144,7 @@ def main() -> None:
         return
     print("num_perm shingle threshold  precision recall    F1")
     for num_perm, shingle, threshold in itertools.product(
-        (64, 128, 256), (2, 3, 5), (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+        (64, 128, 256), (2, 3, 5), (0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8)
     ):
         s = evaluate(
             NEWS_MINHASH_PERM=num_perm, NEWS_SHINGLE_SIZE=shingle, NEWS_DEDUP_THRESHOLD=threshold

@@ -91,7 +91,9 @@ def headlines(exclude: str) -> list[str]:
 def page(name: str, lang: str, title: str, paragraphs: list[str]) -> str:
     site = SITES[lang]
     esc = html.escape
-    nav = "".join(f'<li><a href="/{esc(item.lower())}/">{esc(item)}</a></li>' for item in site["nav"])
+    nav = "".join(
+        f'<li><a href="/{esc(item.lower())}/">{esc(item)}</a></li>' for item in site["nav"]
+    )
     body = "\n".join(f"<p>{esc(p)}</p>" for p in paragraphs)
     related = "".join(
         f'<li><a href="/news/{i}/">{esc(t)}</a><p>{esc(t)}…</p></li>'

@@ -35,6 +35,6 @@ NEWS_TRAILER_MARKERS: list[str] = []
 # MinHash near-duplicate detection; chosen on the labelled set (see README, "Dedup").
 NEWS_MINHASH_PERM = 128
 NEWS_SHINGLE_SIZE = 3
-NEWS_DEDUP_THRESHOLD = 0.5
+NEWS_DEDUP_THRESHOLD = 0.45
 # The files source skips files larger than this many bytes.
 NEWS_FILES_MAX_BYTES = 10 * 1024 * 1024

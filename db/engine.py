@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+logger = logging.getLogger(__name__)
 
 
 def make_engine(url: str, *, writer: bool = True, busy_timeout_ms: int = 30_000) -> Engine:
@@ -32,7 +35,10 @@ def make_engine(url: str, *, writer: bool = True, busy_timeout_ms: int = 30_000)
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if database and database != ":memory:":
-            cursor.execute("PRAGMA journal_mode = WAL")
+            [mode] = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode != "wal":
+                # Another connection held the file when we asked; readers will block writes.
+                logger.warning("SQLite store %s stays in %s journal mode, not WAL", database, mode)
             # With WAL, NORMAL loses no committed transaction on a process crash.
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()

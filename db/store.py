@@ -8,10 +8,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,10 +23,11 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
-articles = Article.__table__
-stories = Story.__table__
-crawl_runs = CrawlRun.__table__
-news_meta = Meta.__table__
+# Core tables for the bulk paths; the ORM classes stay the schema's single definition.
+articles = cast(Table, Article.__table__)
+stories = cast(Table, Story.__table__)
+crawl_runs = cast(Table, CrawlRun.__table__)
+news_meta = cast(Table, Meta.__table__)
 
 
 class StoreError(Exception):

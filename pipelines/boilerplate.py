@@ -98,7 +98,9 @@ TEASER_PREFIXES: tuple[str, ...] = (
 )
 
 _TRIM = " \t:.-–—…>»|#*•"
-_COUNTED_RE = re.compile(r"^(\d+\s+)?(comments?|commentaires?|réactions?|replies|réponses?)(\s*\(\d+\))?$")
+_COUNTED_RE = re.compile(
+    r"^(\d+\s+)?(comments?|commentaires?|réactions?|replies|réponses?)(\s*\(\d+\))?$"
+)
 
 
 class TrailerCutter:

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,16 +27,28 @@ class CrawlResult:
     database: Path
 
     def rows(self, sql: str, *params: object) -> list[tuple]:
-        with sqlite3.connect(self.database) as conn:
+        with closing(sqlite3.connect(self.database)) as conn:
             return conn.execute(sql, params).fetchall()
 
 
-def run_scrapy(args: list[str], database: Path, *settings: str, timeout: float = 300) -> CrawlResult:
-    command = [sys.executable, "-m", "scrapy", *args, "-s", f"NEWS_DATABASE_URL=sqlite:///{database}"]
-    for setting in settings:
+def scrapy_command(args: list[str], database: Path, *settings: str) -> list[str]:
+    """`python -m scrapy ARGS` against the store at DATABASE, with extra `-s` settings."""
+    command = [sys.executable, "-m", "scrapy", *args]
+    for setting in (f"NEWS_DATABASE_URL=sqlite:///{database}", *settings):
         command += ["-s", setting]
+    return command
+
+
+def run_scrapy(
+    args: list[str], database: Path, *settings: str, timeout: float = 300
+) -> CrawlResult:
     proc = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        scrapy_command(args, database, *settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     return CrawlResult(proc.returncode, proc.stdout, proc.stderr, database)
 

@@ -27,7 +27,9 @@ def build_folder(folder: Path) -> None:
     (folder / "garbled.txt").write_bytes(bytes([0x81, 0x8D, 0x8F, 0x90, 0x9D, 0xC3, 0x28]) * 200)
     (folder / "short.txt").write_text("Brève\nUne seule ligne.\n", "utf-8")
     (folder / "cp1252.txt").write_bytes(ACCENTED.encode("cp1252"))
-    (folder / "latin1.txt").write_bytes(ACCENTED.replace("’", "'").replace("œ", "oe").encode("latin-1"))
+    (folder / "latin1.txt").write_bytes(
+        ACCENTED.replace("’", "'").replace("œ", "oe").encode("latin-1")
+    )
     (folder / "utf16.txt").write_bytes(ACCENTED.replace("Côte", "Haute-Côte").encode("utf-16"))
     (folder / "notes.md").write_text("not an article format", "utf-8")
     (folder / "huge.txt").write_text("Titre\n" + "mot " * 40_000, "utf-8")
@@ -61,8 +63,12 @@ def test_bad_files_are_counted_and_good_ones_stored(tmp_path, crawl_files):
     assert dropped == 7
     # Skipped files are warnings, not errors: the run did its job.
     assert status == "finished" and result.returncode == 0
-    for name, reason in [("binary.html", "binary"), ("garbled.txt", "undecodable"),
-                         ("huge.txt", "too_large"), ("link-out.txt", "outside_folder")]:
+    for name, reason in [
+        ("binary.html", "binary"),
+        ("garbled.txt", "undecodable"),
+        ("huge.txt", "too_large"),
+        ("link-out.txt", "outside_folder"),
+    ]:
         assert any(name in line and reason in line for line in result.stderr.splitlines()), name
     assert "too_short: file://" in result.stderr
 

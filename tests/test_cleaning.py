@@ -33,8 +33,15 @@ def test_a_paragraph_first_line_stays_in_the_body():
 
 def test_trailer_blocks_are_cut_in_french_and_english():
     cutter = TrailerCutter()
-    for marker in ("Articles connexes", "À lire aussi :", "Related articles", "LEAVE A COMMENT",
-                   "Laisser un commentaire", "12 commentaires", "Comments (3)"):
+    for marker in (
+        "Articles connexes",
+        "À lire aussi :",
+        "Related articles",
+        "LEAVE A COMMENT",
+        "Laisser un commentaire",
+        "12 commentaires",
+        "Comments (3)",
+    ):
         text = "\n".join([*BODY, marker, "Another story entirely", "And its teaser…"])
         assert cutter.cut(text) == "\n".join(BODY), marker
 
@@ -64,7 +71,7 @@ def test_plain_text_keeps_original_characters():
 
 
 def test_normalized_form_folds_typography_and_case():
-    assert normalize_text("L’IA  «Claude»\u00a0—  OK") == "l'ia \"claude\" - ok"
+    assert normalize_text("L’IA  «Claude»\u00a0—  OK") == 'l\'ia "claude" - ok'
 
 
 PAGE = """<!DOCTYPE html><html lang="en"><head><title>Library reopens | Courier</title>

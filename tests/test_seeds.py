@@ -38,7 +38,9 @@ def test_seed_crawl_stores_five_clean_canonical_articles(seeds, crawl_files):
     assert "Articles connexes" not in text_002
     for teaser in ("Gemini 3 : premières impressions", "Gemini 3 Pro", "Ruée vers l’IA"):
         assert teaser not in text_002
-    title_002 = "Anthropic obtient un million de puces TPU et 1 GW de capacité de calcul via Google Cloud"
+    title_002 = (
+        "Anthropic obtient un million de puces TPU et 1 GW de capacité de calcul via Google Cloud"
+    )
     assert result.rows("SELECT title FROM articles WHERE url = ?", seed_002.resolve().as_uri()) == [
         (title_002,)
     ]
@@ -77,6 +79,6 @@ def test_rerun_adds_no_row_and_keeps_ids(seeds, crawl_files):
     second = crawl_files(seeds)
     assert second.returncode == 0
     assert second.rows("SELECT id, url, story_id FROM articles ORDER BY id") == before
-    assert second.rows(
-        "SELECT items_new, items_already_stored FROM crawl_runs WHERE id = 2"
-    ) == [(0, 5)]
+    assert second.rows("SELECT items_new, items_already_stored FROM crawl_runs WHERE id = 2") == [
+        (0, 5)
+    ]

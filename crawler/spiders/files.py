@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from scrapy import Spider
+from scrapy import Request, Spider
+from scrapy.http import Response
+from twisted.python.failure import Failure
 from w3lib.encoding import html_to_unicode
 
 from crawler.items import ArticleItem
@@ -61,12 +63,21 @@ def decode(body: bytes) -> tuple[str, str]:
 class FilesSpider(Spider):
     """``scrapy crawl files -a path=DIR``: ingest a folder, recursively.
 
+    Each file is fetched through Scrapy's own ``file://`` download handler, one at a time and
+    in sorted order, so that "the first one stored" is the same on every run.
     Settings: ``NEWS_FILES_MAX_BYTES``. A symlink is followed only when its target is inside
     the folder. Skipped files are logged with a reason and counted in
     ``news/dropped/<reason>``.
     """
 
     name = "files"
+    # Local reads need no politeness: throttling is for web servers.
+    custom_settings = {  # noqa: RUF012 (Scrapy declares it as a plain attribute)
+        "CONCURRENT_REQUESTS": 1,
+        "AUTOTHROTTLE_ENABLED": False,
+        "DOWNLOAD_DELAY": 0,
+        "ROBOTSTXT_OBEY": False,
+    }
 
     def __init__(self, path: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -86,12 +97,20 @@ class FilesSpider(Spider):
         source = str(root)
         for path in self.walk(root):
             try:
-                yield self.read(path, root, source, max_bytes)
+                self.check(path, root, max_bytes)
             except SkipFile as skip:
                 self.skip(path, skip.reason, str(skip))
+                continue
+            yield Request(
+                path.as_uri(),
+                callback=self.parse_file,
+                errback=self.file_error,
+                cb_kwargs={"source": source},
+                meta={"path": path},
+            )
 
     def walk(self, root: Path) -> Iterator[Path]:
-        """Matching files in a stable order, so that "first stored" means the same every run."""
+        """Matching files in a stable order."""
         for folder, dirnames, filenames in os.walk(root, onerror=self._walk_error):
             dirnames.sort()
             for filename in sorted(filenames):
@@ -102,7 +121,9 @@ class FilesSpider(Spider):
     def _walk_error(self, error: OSError) -> None:
         self.skip(Path(error.filename or "?"), "unreadable", error.strerror or str(error))
 
-    def read(self, path: Path, root: Path, source: str, max_bytes: int) -> ArticleItem:
+    @staticmethod
+    def check(path: Path, root: Path, max_bytes: int) -> None:
+        """What can be refused before reading: links out of the folder, oversized files."""
         if path.is_symlink():
             try:
                 target = path.resolve(strict=True)
@@ -112,22 +133,31 @@ class FilesSpider(Spider):
                 raise SkipFile("outside_folder", f"symlink to {target}, outside {root}")
         try:
             size = path.stat().st_size
-            if size > max_bytes:
-                raise SkipFile(
-                    "too_large", f"{size} bytes, more than NEWS_FILES_MAX_BYTES={max_bytes}"
-                )
-            body = path.read_bytes()
         except OSError as exc:
             raise SkipFile("unreadable", exc.strerror or str(exc)) from exc
-        encoding, text = decode(body)
-        logger.debug("Read %s (%d bytes, %s)", path, len(body), encoding)
-        return ArticleItem(
-            url=path.as_uri(),
+        if size > max_bytes:
+            raise SkipFile("too_large", f"{size} bytes, more than NEWS_FILES_MAX_BYTES={max_bytes}")
+
+    def parse_file(self, response: Response, source: str) -> Iterator[ArticleItem]:
+        path: Path = response.meta["path"]
+        try:
+            encoding, text = decode(response.body)
+        except SkipFile as skip:
+            self.skip(path, skip.reason, str(skip))
+            return
+        logger.debug("Read %s (%d bytes, %s)", path, len(response.body), encoding)
+        yield ArticleItem(
+            url=response.url,
             kind="html" if EXTENSIONS[path.suffix.lower()] == "html" else "text",
             raw=text,
             fetched_at=utcnow(),
             source=source,
         )
+
+    def file_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        path = request.meta["path"] if request is not None else Path("?")
+        self.skip(path, "unreadable", failure.getErrorMessage())
 
     def skip(self, path: Path, reason: str, detail: str) -> None:
         logger.warning("Skipped %s: %s (%s)", path, reason, detail)
