@@ -109,6 +109,7 @@ class Store:
                 self.migrate()
             self._conn = self._engine.connect()
         except (SQLAlchemyError, OSError) as exc:
+            self.close()
             raise StoreError(f"cannot open store {self.display_url}: {exc}") from exc
 
     def migrate(self) -> None:
@@ -259,6 +260,12 @@ class Store:
 
         Not committed: call :meth:`commit` once per batch.
         """
+        try:
+            return self._insert_article(record, run_id)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot store {record.url} in {self.display_url}: {exc}") from exc
+
+    def _insert_article(self, record: ArticleRecord, run_id: int | None) -> tuple[int, int]:
         conn = self.conn
         story_id = record.story_id
         new_story = story_id is None

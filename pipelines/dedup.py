@@ -205,7 +205,13 @@ class DedupPipeline:
         storage = self.crawler.get_item_pipeline(StoragePipeline) if self.crawler else None
         if storage is None:
             raise NotConfigured("DedupPipeline needs StoragePipeline in ITEM_PIPELINES")
-        self.attach(storage.open_store())
+        store = storage.open_store()
+        if store is None:
+            return  # storage logged why and is stopping the run
+        try:
+            self.attach(store)
+        except NotConfigured as exc:
+            storage.abort(str(exc))
 
     def attach(self, store: Store) -> None:
         """Check the store's signature parameters and load its canonical articles."""
@@ -238,7 +244,10 @@ class DedupPipeline:
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         store, index = self.store, self.index
-        assert store is not None and index is not None, "open_spider was not called"
+        if store is None or index is None:
+            if self.stats is not None:
+                self.stats.inc_value("news/dropped/store_unavailable")
+            raise DropItem(f"store_unavailable: {item.url}: the store is not open")
         if store.has_url(item.url):
             if self.stats is not None:
                 self.stats.inc_value("news/items/already_stored")

@@ -108,18 +108,27 @@ class StoragePipeline:
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
-    def open_store(self) -> Store:
-        """Open (once) and return the store; dedup reads through the same connection."""
-        if self.store is None:
+    def open_store(self) -> Store | None:
+        """Open (once) and return the store; dedup reads through the same connection.
+
+        None when the store cannot be opened: the error is logged and the run is stopping.
+        """
+        if self.store is None and not self.failed:
             store = Store(self.database_url)
-            store.open()
-            self.store = store
             if self.stats is not None:
                 self.stats.set_value(f"{STAT_PREFIX}store/url", store.display_url)
+            try:
+                store.open()
+            except StoreError as exc:
+                self.abort(str(exc))
+                return None
+            self.store = store
         return self.store
 
     def open_spider(self) -> None:
         store = self.open_store()
+        if store is None:
+            return
         spider = self.crawler.spider if self.crawler else None
         name = spider.name if spider is not None else "unknown"
         arguments = getattr(spider, "run_arguments", {})
@@ -130,7 +139,8 @@ class StoragePipeline:
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         if self.failed or self.store is None:
-            raise DropItem(f"store_unavailable: {item.url}: an earlier write failed")
+            self.count_drop("store_unavailable")
+            raise DropItem(f"store_unavailable: {item.url}: the store cannot be written")
         record = ArticleRecord(
             url=item.url,
             source=item.source,
@@ -159,6 +169,7 @@ class StoragePipeline:
                 self.flush()
         except StoreError as exc:
             self.fail(exc)
+            self.count_drop("store_error")
             raise DropItem(f"store_error: {item.url}: {exc}") from exc
         if self.stats is not None:
             self.stats.inc_value(f"{STAT_PREFIX}items/{item.dedup or 'new'}")
@@ -170,13 +181,21 @@ class StoragePipeline:
             logger.debug("Committed %d articles", self._pending)
             self._pending = 0
 
+    def count_drop(self, reason: str) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(f"{STAT_PREFIX}dropped/{reason}")
+
     def fail(self, exc: Exception) -> None:
-        """A write failed: the batch is lost to this run, and the run stops."""
-        logger.error("Store write failed, stopping the run: %s", exc)
-        self.failed = True
+        """A write failed: the open batch is lost to this run (the next run stores it)."""
         self._pending = 0
         if self.store is not None:
             self.store.rollback()
+        self.abort(f"store write failed, stopping the run: {exc}")
+
+    def abort(self, message: str) -> None:
+        """Log why the run cannot go on, in one line, and stop it; it will exit non-zero."""
+        logger.error("%s", message)
+        self.failed = True
         if self.crawler is not None and self.crawler.engine is not None:
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="store_error"))
 

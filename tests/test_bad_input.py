@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, run_scrapy
 
 GOOD = sorted(SAMPLE.glob("en-*.txt"))[:3]
 ACCENTED = (
@@ -82,3 +82,16 @@ def test_missing_folder_is_one_line_error_and_nonzero_exit(tmp_path, crawl_files
     assert "Traceback" not in result.stderr
     assert result.rows("SELECT status, errors FROM crawl_runs") == [("failed", 1)]
     assert "run 1 failed" in result.stdout
+
+
+def test_unwritable_store_is_one_line_error_and_nonzero_exit(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    result = run_scrapy(
+        ["crawl", "files", "-a", f"path={SAMPLE}"], blocker / "news.db", "LOG_LEVEL=INFO"
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "] ERROR:" in line]
+    assert len(errors) == 1 and "cannot open store" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert "failed (store_error)" in result.stdout.splitlines()[-1]
