@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -57,8 +58,8 @@ class StoragePipeline:
     Settings: ``NEWS_DATABASE_URL``, ``NEWS_BATCH_SIZE`` (items per transaction),
     ``NEWS_COMMIT_INTERVAL`` (seconds a batch may stay open while items arrive).
     A ``crawl_runs`` row is written when the spider opens and completed when it closes.
-    Stats: ``news/items/{new,exact,near}``, ``news/run_id``, ``news/run_status``,
-    ``news/store/articles``, ``news/store/url``.
+    Stats: ``news/items/{new,exact,near}`` (committed articles only), ``news/run_id``,
+    ``news/run_status``, ``news/store/articles``, ``news/store/url``.
     """
 
     def __init__(
@@ -78,7 +79,8 @@ class StoragePipeline:
         self.store: Store | None = None
         self.run_id: int | None = None
         self.failed = False
-        self._pending = 0
+        # Dedup decisions of the open batch, counted in stats only once committed.
+        self._pending: Counter[str] = Counter()
         self._batch_started = 0.0
 
     @classmethod
@@ -159,11 +161,11 @@ class StoragePipeline:
         )
         try:
             item.id, item.story_id = self.store.add_article(record, run_id=self.run_id)
-            if self._pending == 0:
+            if not self._pending:
                 self._batch_started = time.monotonic()
-            self._pending += 1
+            self._pending[item.dedup or "new"] += 1
             if (
-                self._pending >= self.batch_size
+                self._pending.total() >= self.batch_size
                 or time.monotonic() - self._batch_started >= self.commit_interval
             ):
                 self.flush()
@@ -171,15 +173,16 @@ class StoragePipeline:
             self.fail(exc)
             self.count_drop("store_error")
             raise DropItem(f"store_error: {item.url}: {exc}") from exc
-        if self.stats is not None:
-            self.stats.inc_value(f"{STAT_PREFIX}items/{item.dedup or 'new'}")
         return item
 
     def flush(self) -> None:
         if self.store is not None and self._pending:
             self.store.commit()
-            logger.debug("Committed %d articles", self._pending)
-            self._pending = 0
+            logger.debug("Committed %d articles", self._pending.total())
+            if self.stats is not None:
+                for kind, count in self._pending.items():
+                    self.stats.inc_value(f"{STAT_PREFIX}items/{kind}", count)
+            self._pending.clear()
 
     def count_drop(self, reason: str) -> None:
         if self.stats is not None:
@@ -187,7 +190,7 @@ class StoragePipeline:
 
     def fail(self, exc: Exception) -> None:
         """A write failed: the open batch is lost to this run (the next run stores it)."""
-        self._pending = 0
+        self._pending.clear()
         if self.store is not None:
             self.store.rollback()
         self.abort(f"store write failed, stopping the run: {exc}")
