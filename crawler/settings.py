@@ -11,6 +11,10 @@ ITEM_PIPELINES = {
     "pipelines.storage.StoragePipeline": 300,
 }
 
+EXTENSIONS = {
+    "crawler.extensions.ProgressLog": 500,
+}
+
 ROBOTSTXT_OBEY = True
 USER_AGENT = "newsdedup/0.1"
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
@@ -28,6 +32,10 @@ NEWS_DATABASE_URL = "sqlite:///data/news.db"
 # Articles written per transaction, and the longest a batch stays open while items arrive.
 NEWS_BATCH_SIZE = 500
 NEWS_COMMIT_INTERVAL = 10.0
+# Seconds a run waits for another run on the same store to end before giving up (exit 4).
+NEWS_LOCK_WAIT = 0.0
+# Seconds between progress lines in the log; 0 turns them off.
+NEWS_PROGRESS_INTERVAL = 60.0
 # Cleaned text shorter than this is not an article and is dropped.
 NEWS_MIN_TEXT_CHARS = 200
 # Extra headings that start a trailing boilerplate block, added to the built-in ones.

@@ -2,7 +2,7 @@
 
 from db.engine import make_engine
 from db.models import Article, Base, CrawlRun, Meta, Story
-from db.store import ArticleRecord, CanonicalMatch, Store, StoreError
+from db.store import ArticleRecord, CanonicalMatch, Store, StoreBusy, StoreError
 
 __all__ = [
     "Article",
@@ -12,6 +12,7 @@ __all__ = [
     "CrawlRun",
     "Meta",
     "Store",
+    "StoreBusy",
     "StoreError",
     "Story",
     "make_engine",

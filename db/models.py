@@ -53,6 +53,9 @@ class CrawlRun(Base):
     items_dropped: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     dropped_reasons: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
     errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Who runs it: a 'running' row whose process is gone on this host is a stale lock.
+    pid: Mapped[int | None] = mapped_column(Integer)
+    hostname: Mapped[str | None] = mapped_column(String(255))
 
 
 class Article(Base):

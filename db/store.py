@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Table, func, insert, select, update
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, Row, Table, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,6 +37,32 @@ news_meta = cast(Table, Meta.__table__)
 
 class StoreError(Exception):
     """The store cannot be opened, migrated or written; the message says which and why."""
+
+
+class StoreBusy(StoreError):
+    """Another run is writing to the store."""
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but someone else's
+        return True
+    return True
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
 
 
 def utcnow() -> datetime:
@@ -115,12 +146,24 @@ class Store:
     def migrate(self) -> None:
         """Run Alembic's ``upgrade head`` in place; a no-op on a current store."""
         assert self._engine is not None
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg = alembic_config()
         with self._engine.connect() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
             conn.commit()
+
+    def revision(self) -> str | None:
+        """The schema revision the store is at (None for an empty database)."""
+        return MigrationContext.configure(self.conn).get_current_revision()
+
+    def require_current(self) -> None:
+        """For read-only tools: refuse a store whose schema is older than this code's."""
+        current, head = self.revision(), head_revision()
+        if current != head:
+            raise StoreError(
+                f"the store {self.display_url} is at schema revision {current or 'none'}, "
+                f"this version reads {head}: run `scrapy migrate` (or any crawl) first"
+            )
 
     def close(self) -> None:
         if self._conn is not None:
@@ -161,10 +204,63 @@ class Store:
 
     # -- run ledger --------------------------------------------------------------------------
 
-    def start_run(self, spider: str, arguments: Mapping[str, object]) -> int:
-        """Write a ``running`` row and commit it, so that the run is visible while it runs."""
+    def start_run(self, spider: str, arguments: Mapping[str, object], *, wait: float = 0.0) -> int:
+        """Write a ``running`` row and commit it: the run is visible, and holds the store.
+
+        Runs never overlap: while another run on the store is alive, wait up to ``wait``
+        seconds, then raise :class:`StoreBusy` naming it. A ``running`` row whose process is
+        gone from this host (killed, or the machine rebooted) is a stale lock: it is closed
+        as ``killed`` and taken over.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            holder = self._claim(spider, arguments)
+            if isinstance(holder, int):
+                return holder
+            if time.monotonic() >= deadline:
+                raise StoreBusy(
+                    f"run {holder.id} ({holder.spider}, pid {holder.pid} on {holder.hostname}, "
+                    f"started {holder.started_at:%Y-%m-%d %H:%M:%S} UTC) is still running "
+                    f"on {self.display_url}"
+                )
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    def _claim(self, spider: str, arguments: Mapping[str, object]) -> int | Row[Any]:
+        """One attempt, in one transaction: the new run's id, or the live run in the way."""
+        conn = self.conn
+        if conn.dialect.name == "postgresql":
+            # SQLite's BEGIN IMMEDIATE already serializes this; PostgreSQL needs a lock.
+            conn.exec_driver_sql("LOCK TABLE crawl_runs IN SHARE ROW EXCLUSIVE MODE")
+        host = socket.gethostname()
+        running = conn.execute(
+            select(crawl_runs).where(crawl_runs.c.status == "running").order_by(crawl_runs.c.id)
+        ).all()
+        for run in running:
+            if run.hostname not in (None, host) or (run.pid and process_alive(run.pid)):
+                self.rollback()
+                return run
+            logger.warning(
+                "Run %d (pid %s) is marked running but its process is gone: "
+                "closing it as killed and taking over the store",
+                run.id,
+                run.pid,
+            )
+            conn.execute(
+                update(crawl_runs)
+                .where(crawl_runs.c.id == run.id)
+                .values(status="killed", finish_reason="stale lock", finished_at=utcnow())
+            )
+        run_id = self._insert_run(spider, arguments, pid=os.getpid(), hostname=host)
+        self.commit()
+        return run_id
+
+    def _insert_run(
+        self, spider: str, arguments: Mapping[str, object], *, pid: int, hostname: str
+    ) -> int:
         run_id = self.conn.execute(
             insert(crawl_runs).values(
+                pid=pid,
+                hostname=hostname,
                 spider=spider,
                 arguments=json.dumps(dict(arguments), sort_keys=True, default=str),
                 started_at=utcnow(),
@@ -178,7 +274,6 @@ class Store:
                 errors=0,
             )
         ).inserted_primary_key
-        self.commit()
         assert run_id is not None
         return int(run_id[0])
 

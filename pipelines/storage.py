@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from crawler.items import ArticleItem
-from db import ArticleRecord, Store, StoreError
+from db import ArticleRecord, Store, StoreBusy, StoreError
 from db.store import RunCounts
 
 if TYPE_CHECKING:
@@ -56,7 +56,8 @@ class StoragePipeline:
     """Writes items to the store named by ``NEWS_DATABASE_URL``.
 
     Settings: ``NEWS_DATABASE_URL``, ``NEWS_BATCH_SIZE`` (items per transaction),
-    ``NEWS_COMMIT_INTERVAL`` (seconds a batch may stay open while items arrive).
+    ``NEWS_COMMIT_INTERVAL`` (seconds a batch may stay open while items arrive),
+    ``NEWS_LOCK_WAIT`` (seconds to wait for another run on the same store to end).
     A ``crawl_runs`` row is written when the spider opens and completed when it closes.
     Stats: ``news/items/{new,exact,near}`` (committed articles only), ``news/run_id``,
     ``news/run_status``, ``news/store/articles``, ``news/store/url``.
@@ -68,12 +69,14 @@ class StoragePipeline:
         database_url: str,
         batch_size: int,
         commit_interval: float,
+        lock_wait: float = 0.0,
         crawler: Crawler | None = None,
         stats: StatsCollector | None = None,
     ) -> None:
         self.database_url = database_url
         self.batch_size = batch_size
         self.commit_interval = commit_interval
+        self.lock_wait = lock_wait
         self.crawler = crawler
         self.stats = stats
         self.store: Store | None = None
@@ -99,10 +102,14 @@ class StoragePipeline:
         interval = settings.getfloat("NEWS_COMMIT_INTERVAL")
         if interval <= 0:
             raise NotConfigured(f"NEWS_COMMIT_INTERVAL must be positive, got {interval}")
+        lock_wait = settings.getfloat("NEWS_LOCK_WAIT")
+        if lock_wait < 0:
+            raise NotConfigured(f"NEWS_LOCK_WAIT must not be negative, got {lock_wait}")
         pipeline = cls(
             database_url=url,
             batch_size=batch_size,
             commit_interval=interval,
+            lock_wait=lock_wait,
             crawler=crawler,
             stats=crawler.stats,
         )
@@ -124,20 +131,26 @@ class StoragePipeline:
             except StoreError as exc:
                 self.abort(str(exc))
                 return None
+            spider = self.crawler.spider if self.crawler else None
+            try:
+                # Claim the store before anyone reads from it: runs never overlap.
+                self.run_id = store.start_run(
+                    spider.name if spider is not None else "unknown",
+                    getattr(spider, "run_arguments", {}),
+                    wait=self.lock_wait,
+                )
+            except StoreBusy as exc:
+                store.close()
+                self.abort(f"another run holds the store: {exc}", reason="store_busy")
+                return None
             self.store = store
+            if self.stats is not None:
+                self.stats.set_value(f"{STAT_PREFIX}run_id", self.run_id)
+            logger.info("Run %d started; store %s", self.run_id, store.display_url)
         return self.store
 
     def open_spider(self) -> None:
-        store = self.open_store()
-        if store is None:
-            return
-        spider = self.crawler.spider if self.crawler else None
-        name = spider.name if spider is not None else "unknown"
-        arguments = getattr(spider, "run_arguments", {})
-        self.run_id = store.start_run(name, arguments)
-        if self.stats is not None:
-            self.stats.set_value(f"{STAT_PREFIX}run_id", self.run_id)
-        logger.info("Run %d started; store %s", self.run_id, store.display_url)
+        self.open_store()
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         if self.failed or self.store is None:
@@ -195,12 +208,16 @@ class StoragePipeline:
             self.store.rollback()
         self.abort(f"store write failed, stopping the run: {exc}")
 
-    def abort(self, message: str) -> None:
+    def abort(self, message: str, reason: str = "store_error") -> None:
         """Log why the run cannot go on, in one line, and stop it; it will exit non-zero."""
         logger.error("%s", message)
         self.failed = True
+        if self.stats is not None:
+            self.stats.set_value(
+                f"{STAT_PREFIX}run_status", "busy" if reason == "store_busy" else "failed"
+            )
         if self.crawler is not None and self.crawler.engine is not None:
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason="store_error"))
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
 
     def close_spider(self) -> None:
         try:

@@ -1,1 +1,1 @@
-"""newsdedup's scrapy commands (COMMANDS_MODULE)."""
+"""newsdedup's scrapy commands (COMMANDS_MODULE); their shared base is crawler.cli."""

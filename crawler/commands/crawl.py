@@ -12,6 +12,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 3
+EXIT_BUSY = 4
 
 
 def summary_line(stats: dict[str, Any]) -> str:
@@ -57,5 +58,7 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = EXIT_OK
         elif status == "interrupted":
             self.exitcode = EXIT_INTERRUPTED
+        elif status == "busy":
+            self.exitcode = EXIT_BUSY
         else:
             self.exitcode = EXIT_FAILED

@@ -1,0 +1,58 @@
+"""`scrapy report`: the last runs, and per source the signals of a changed template."""
+
+from __future__ import annotations
+
+import argparse
+
+from scrapy.exceptions import UsageError
+
+from crawler.cli import StoreCommand
+from db.report import FIELDS, as_json, recent_runs, source_reports
+from pipelines.boilerplate import TRAILER_MARKERS
+
+
+class Command(StoreCommand):
+    def short_desc(self) -> str:
+        return "Summarize the last runs and the quality of each source"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--runs", type=int, default=10, metavar="N", help="last N runs")
+        parser.add_argument("--json", action="store_true", help="JSON output")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if opts.runs < 1:
+            raise UsageError("--runs must be at least 1")
+        store = self.open_store()
+        if store is None:
+            return
+        try:
+            runs = recent_runs(store, opts.runs)
+            sources = source_reports(store, TRAILER_MARKERS)
+        finally:
+            store.close()
+        if opts.json:
+            print(as_json(runs, sources))
+            return
+        print("Runs")
+        print(f"{'id':>5} {'spider':<8} {'status':<12} {'started (UTC)':<19} {'secs':>7} "
+              f"{'new':>6} {'exact':>6} {'near':>6} {'stored':>7} {'dropped':>7} {'errors':>6}")  # fmt: skip
+        for run in runs:
+            duration = f"{run.duration_s:.1f}" if run.duration_s is not None else "-"
+            print(f"{run.id:>5} {run.spider:<8} {run.status:<12} {run.started_at:<19} "
+                  f"{duration:>7} {run.new:>6} {run.exact_duplicate:>6} {run.near_duplicate:>6} "
+                  f"{run.already_stored:>7} {run.dropped:>7} {run.errors:>6}")  # fmt: skip
+            if run.dropped_reasons:
+                reasons = ", ".join(f"{k}: {v}" for k, v in run.dropped_reasons.items())
+                print(f"{'':>5} dropped: {reasons}")
+        print("\nSources")
+        for source in sources:
+            fills = ", ".join(f"{name} {source.fill_rates[name]:.0%}" for name in FIELDS)
+            print(f"{source.source}\n    {source.articles} articles, "
+                  f"{source.duplicate_rate:.0%} duplicates, median length "
+                  f"{source.median_text_length:.0f}, boilerplate left in "
+                  f"{source.boilerplate_articles}; filled: {fills}")  # fmt: skip
+            for flag in source.flags:
+                print(f"    FLAG: {flag} (template changed?)")
+        flagged = sum(1 for s in sources if s.flags)
+        print(f"\n{flagged} source{'s' if flagged != 1 else ''} flagged")

@@ -1,0 +1,83 @@
+"""Progress lines for long ingests, in the style of Scrapy's own LogStats."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from twisted.internet import task
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+
+class ProgressLog:
+    """Every ``NEWS_PROGRESS_INTERVAL`` seconds, log articles per minute and what became of them.
+
+    New and duplicate counts are those committed to the store so far.
+    """
+
+    def __init__(self, stats: StatsCollector, interval: float) -> None:
+        self.stats = stats
+        self.interval = interval
+        self.loop: task.LoopingCall | None = None
+        self.started = 0.0
+        self.last_done = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ProgressLog:
+        interval = crawler.settings.getfloat("NEWS_PROGRESS_INTERVAL")
+        if interval <= 0:
+            raise NotConfigured("NEWS_PROGRESS_INTERVAL is 0: no progress lines")
+        assert crawler.stats is not None
+        extension = cls(crawler.stats, interval)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.started = time.monotonic()
+        self.loop = task.LoopingCall(self.log)
+        self.loop.start(self.interval, now=False)
+
+    def counts(self) -> dict[str, int]:
+        get = self.stats.get_value
+        dropped = sum(
+            int(value)
+            for key, value in self.stats.get_stats().items()
+            if key.startswith("news/dropped/")
+        )
+        return {
+            "processed": int(get("item_scraped_count", 0)) + int(get("item_dropped_count", 0)),
+            "new": int(get("news/items/new", 0)),
+            "duplicates": int(get("news/items/exact", 0)) + int(get("news/items/near", 0)),
+            "already": int(get("news/items/already_stored", 0)),
+            "dropped": dropped,
+        }
+
+    def log(self) -> None:
+        counts = self.counts()
+        done = counts["processed"]
+        per_minute = (done - self.last_done) * 60.0 / self.interval
+        self.last_done = done
+        logger.info(
+            "Progress: %d documents (at %.0f documents/min); committed %d new, %d duplicates; "
+            "%d already stored, %d dropped",
+            done,
+            per_minute,
+            counts["new"],
+            counts["duplicates"],
+            counts["already"],
+            counts["dropped"],
+        )
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()

@@ -1,0 +1,167 @@
+"""What the runs did, and per source the quality signals that show a template change."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from db.store import Store, articles, crawl_runs
+
+FIELDS = ("title", "published_at", "author", "language")
+# A source is flagged when, in its last run, a fill rate falls below half of its earlier
+# rate (from at least 50 %), or the median text length below half of the earlier median.
+DROP_RATIO = 0.5
+MIN_ARTICLES = 3
+
+
+@dataclass
+class RunSummary:
+    id: int
+    spider: str
+    status: str
+    started_at: str
+    duration_s: float | None
+    new: int
+    exact_duplicate: int
+    near_duplicate: int
+    already_stored: int
+    dropped: int
+    dropped_reasons: dict[str, int]
+    errors: int
+
+
+@dataclass
+class Profile:
+    """Quality signals of a set of articles."""
+
+    articles: int = 0
+    duplicates: int = 0
+    filled: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
+    lengths: list[int] = field(default_factory=list)
+    boilerplate: int = 0
+
+    def add(self, row: Any, boilerplate: bool) -> None:
+        self.articles += 1
+        self.duplicates += row.duplicate_of is not None
+        for name in FIELDS:
+            self.filled[name] += getattr(row, name) is not None
+        self.lengths.append(row.length)
+        self.boilerplate += boilerplate
+
+    def fill_rate(self, name: str) -> float:
+        return self.filled[name] / self.articles if self.articles else 0.0
+
+    @property
+    def median_length(self) -> float:
+        return statistics.median(self.lengths) if self.lengths else 0.0
+
+
+@dataclass
+class SourceReport:
+    source: str
+    articles: int
+    duplicate_rate: float
+    fill_rates: dict[str, float]
+    median_text_length: float
+    boilerplate_articles: int
+    flags: list[str]
+
+
+def recent_runs(store: Store, limit: int) -> list[RunSummary]:
+    rows = store.conn.execute(select(crawl_runs).order_by(crawl_runs.c.id.desc()).limit(limit))
+    summaries = []
+    for row in rows:
+        duration = (row.finished_at - row.started_at).total_seconds() if row.finished_at else None
+        summaries.append(
+            RunSummary(
+                id=row.id,
+                spider=row.spider,
+                status=row.status,
+                started_at=row.started_at.isoformat(sep=" ", timespec="seconds"),
+                duration_s=duration,
+                new=row.items_new,
+                exact_duplicate=row.items_exact_duplicate,
+                near_duplicate=row.items_near_duplicate,
+                already_stored=row.items_already_stored,
+                dropped=row.items_dropped,
+                dropped_reasons=json.loads(row.dropped_reasons or "{}"),
+                errors=row.errors,
+            )
+        )
+    return summaries
+
+
+def flags_for(history: Profile, last: Profile) -> list[str]:
+    """Why the last run of a source looks unlike its history, if it does."""
+    if history.articles < MIN_ARTICLES or last.articles < MIN_ARTICLES:
+        return []
+    flags = []
+    for name in FIELDS:
+        before, now = history.fill_rate(name), last.fill_rate(name)
+        if before >= 0.5 and now < before * DROP_RATIO:
+            flags.append(
+                f"{name} filled in {now:.0%} of the last run's articles, {before:.0%} before"
+            )
+    if last.median_length < history.median_length * DROP_RATIO:
+        flags.append(
+            f"median text length {last.median_length:.0f} in the last run, "
+            f"{history.median_length:.0f} before"
+        )
+    return flags
+
+
+def source_reports(store: Store, boilerplate_phrases: Iterable[str]) -> list[SourceReport]:
+    """One pass over the articles; per source, its last run is compared with its history."""
+    phrases = [p.casefold() for p in boilerplate_phrases if " " in p.strip()]
+    query = select(
+        articles.c.source,
+        articles.c.run_id,
+        articles.c.duplicate_of,
+        *(articles.c[name] for name in FIELDS),
+        func.length(articles.c.text).label("length"),
+        articles.c.text,
+    ).execution_options(stream_results=True, yield_per=1000)
+    by_run: dict[str, dict[int, Profile]] = defaultdict(lambda: defaultdict(Profile))
+    for row in store.conn.execute(query):
+        lowered = row.text.casefold()
+        has_boilerplate = any(phrase in lowered for phrase in phrases)
+        by_run[row.source or "?"][row.run_id or 0].add(row, has_boilerplate)
+
+    reports = []
+    for source, runs in sorted(by_run.items()):
+        whole, history = Profile(), Profile()
+        last_run = max(runs)
+        for run_id, profile in runs.items():
+            for target in (whole, history) if run_id != last_run else (whole,):
+                target.articles += profile.articles
+                target.duplicates += profile.duplicates
+                target.lengths += profile.lengths
+                target.boilerplate += profile.boilerplate
+                for name in FIELDS:
+                    target.filled[name] += profile.filled[name]
+        reports.append(
+            SourceReport(
+                source=source,
+                articles=whole.articles,
+                duplicate_rate=whole.duplicates / whole.articles,
+                fill_rates={name: whole.fill_rate(name) for name in FIELDS},
+                median_text_length=whole.median_length,
+                boilerplate_articles=whole.boilerplate,
+                flags=flags_for(history, runs[last_run]),
+            )
+        )
+    return reports
+
+
+def as_json(runs: list[RunSummary], sources: list[SourceReport]) -> str:
+    return json.dumps(
+        {"runs": [asdict(r) for r in runs], "sources": [asdict(s) for s in sources]},
+        indent=2,
+        ensure_ascii=False,
+    )
