@@ -111,7 +111,18 @@ PAGE = """<!DOCTYPE html><html lang="en"><head><title>{title}</title>
 once the figures for the whole region have been checked by the statistics office.</p></article>
 <footer>© Courier</footer></body></html>"""
 DATE = '<meta property="article:published_time" content="2026-09-{day:02d}T08:00:00Z">'
-WORDS = ["harbour", "tram", "council", "budget", "school", "museum", "bridge", "river", "market", "festival"]
+WORDS = [
+    "harbour",
+    "tram",
+    "council",
+    "budget",
+    "school",
+    "museum",
+    "bridge",
+    "river",
+    "market",
+    "festival",
+]
 
 
 def write_pages(folder: Path, start: int, with_date: bool) -> None:

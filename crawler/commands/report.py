@@ -10,6 +10,8 @@ from crawler.cli import StoreCommand
 from db.report import FIELDS, as_json, recent_runs, source_reports
 from pipelines.boilerplate import TRAILER_MARKERS
 
+RUN_ROW = "{:>5} {:<8} {:<12} {:<19} {:>7} {:>6} {:>6} {:>6} {:>7} {:>7} {:>6}"
+
 
 class Command(StoreCommand):
     def short_desc(self) -> str:
@@ -35,13 +37,13 @@ class Command(StoreCommand):
             print(as_json(runs, sources))
             return
         print("Runs")
-        print(f"{'id':>5} {'spider':<8} {'status':<12} {'started (UTC)':<19} {'secs':>7} "
-              f"{'new':>6} {'exact':>6} {'near':>6} {'stored':>7} {'dropped':>7} {'errors':>6}")  # fmt: skip
+        print(RUN_ROW.format("id", "spider", "status", "started (UTC)", "secs", "new", "exact",
+                             "near", "stored", "dropped", "errors"))  # fmt: skip
         for run in runs:
             duration = f"{run.duration_s:.1f}" if run.duration_s is not None else "-"
-            print(f"{run.id:>5} {run.spider:<8} {run.status:<12} {run.started_at:<19} "
-                  f"{duration:>7} {run.new:>6} {run.exact_duplicate:>6} {run.near_duplicate:>6} "
-                  f"{run.already_stored:>7} {run.dropped:>7} {run.errors:>6}")  # fmt: skip
+            print(RUN_ROW.format(run.id, run.spider, run.status, run.started_at, duration,
+                                 run.new, run.exact_duplicate, run.near_duplicate,
+                                 run.already_stored, run.dropped, run.errors))  # fmt: skip
             if run.dropped_reasons:
                 reasons = ", ".join(f"{k}: {v}" for k, v in run.dropped_reasons.items())
                 print(f"{'':>5} dropped: {reasons}")
