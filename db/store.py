@@ -53,6 +53,31 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def is_live(run: Row[Any], host: str) -> bool:
+    """A running row is live unless its process is known to be gone: on another host we
+    cannot tell, so it counts as live; a row with no pid predates pid tracking."""
+    if run.hostname not in (None, host):
+        return True
+    return bool(run.pid) and process_alive(run.pid)
+
+
+def busy_message(run: Row[Any], where: str) -> str:
+    return (
+        f"run {run.id} ({run.spider}, pid {run.pid} on {run.hostname}, "
+        f"started {run.started_at:%Y-%m-%d %H:%M:%S} UTC) is still running on {where}"
+    )
+
+
+def _live_run(engine: Engine) -> Row[Any] | None:
+    try:
+        with engine.connect() as conn:
+            running = conn.execute(select(crawl_runs).where(crawl_runs.c.status == "running")).all()
+    except SQLAlchemyError:
+        return None  # no ledger yet, or one too old to name its runs' processes
+    host = socket.gethostname()
+    return next((run for run in running if is_live(run, host)), None)
+
+
 def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -218,12 +243,25 @@ class Store:
             if isinstance(holder, int):
                 return holder
             if time.monotonic() >= deadline:
-                raise StoreBusy(
-                    f"run {holder.id} ({holder.spider}, pid {holder.pid} on {holder.hostname}, "
-                    f"started {holder.started_at:%Y-%m-%d %H:%M:%S} UTC) is still running "
-                    f"on {self.display_url}"
-                )
+                raise StoreBusy(busy_message(holder, self.display_url))
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    def wait_for_live_run(self, wait: float) -> None:
+        """Before taking any lock: raise :class:`StoreBusy` if a live run still holds the
+        store after ``wait`` seconds. A running crawl keeps SQLite's write lock, so this
+        looks on a plain read connection, which WAL never blocks."""
+        engine = make_engine(self.url, writer=False)
+        deadline = time.monotonic() + wait
+        try:
+            while True:
+                holder = _live_run(engine)
+                if holder is None:
+                    return
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(busy_message(holder, self.display_url))
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        finally:
+            engine.dispose()
 
     def _claim(self, spider: str, arguments: Mapping[str, object]) -> int | Row[Any]:
         """One attempt, in one transaction: the new run's id, or the live run in the way."""
@@ -236,7 +274,7 @@ class Store:
             select(crawl_runs).where(crawl_runs.c.status == "running").order_by(crawl_runs.c.id)
         ).all()
         for run in running:
-            if run.hostname not in (None, host) or (run.pid and process_alive(run.pid)):
+            if is_live(run, host):
                 self.rollback()
                 return run
             logger.warning(

@@ -127,6 +127,11 @@ class StoragePipeline:
             if self.stats is not None:
                 self.stats.set_value(f"{STAT_PREFIX}store/url", store.display_url)
             try:
+                store.wait_for_live_run(self.lock_wait)
+            except StoreBusy as exc:
+                self.abort(f"another run holds the store: {exc}", reason="store_busy")
+                return None
+            try:
                 store.open()
             except StoreError as exc:
                 self.abort(str(exc))

@@ -1,4 +1,4 @@
-"""Full-text search over articles (SQLite FTS5), and the owner (pid, host) of each run.
+"""Full-text search (SQLite FTS5), the owner (pid, host) of each run, the stories_dedup view.
 
 Revision ID: 0002
 Revises: 0001
@@ -34,15 +34,30 @@ FTS_SQL = [
 ]
 
 
+STORIES_DEDUP = """
+CREATE VIEW stories_dedup AS
+SELECT
+    s.id AS story_id, c.id AS canonical_id, c.title, c.url, c.published_at, c.language,
+    COUNT(a.id) AS articles, COUNT(DISTINCT a.source) AS sources,
+    MIN(a.fetched_at) AS first_seen, MAX(a.fetched_at) AS last_seen
+FROM stories s
+JOIN articles c ON c.id = s.canonical_id
+JOIN articles a ON a.story_id = s.id
+GROUP BY s.id, c.id
+"""
+
+
 def upgrade() -> None:
     op.add_column("crawl_runs", sa.Column("pid", sa.Integer))
     op.add_column("crawl_runs", sa.Column("hostname", sa.String(255)))
+    op.execute(STORIES_DEDUP)
     if op.get_bind().dialect.name == "sqlite":
         for statement in FTS_SQL:
             op.execute(statement)
 
 
 def downgrade() -> None:
+    op.execute("DROP VIEW stories_dedup")
     if op.get_bind().dialect.name == "sqlite":
         for name in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER articles_fts_{name}")
