@@ -250,7 +250,10 @@ class Store:
         """Before taking any lock: raise :class:`StoreBusy` if a live run still holds the
         store after ``wait`` seconds. A running crawl keeps SQLite's write lock, so this
         looks on a plain read connection, which WAL never blocks."""
-        engine = make_engine(self.url, writer=False)
+        try:
+            engine = make_engine(self.url, writer=False)
+        except (SQLAlchemyError, OSError):
+            return  # no store to look into: open() will say why
         deadline = time.monotonic() + wait
         try:
             while True:

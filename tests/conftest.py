@@ -68,13 +68,18 @@ def crawl_files(database: Path) -> Callable[..., CrawlResult]:
     return crawl
 
 
-@pytest.fixture
-def seeds(tmp_path: Path) -> Path:
-    """A copy of the shared seed corpus (which is not part of this repository)."""
+def require_seeds() -> None:
+    """The seed corpus is not part of this repository: skip without it, except in CI."""
     if not SEEDS.is_dir():
         if os.environ.get("NEWSDEDUP_REQUIRE_SEEDS"):
             pytest.fail(f"seed corpus not found at {SEEDS}")
         pytest.skip(f"seed corpus not found at {SEEDS}")
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    """A copy of the shared seed corpus."""
+    require_seeds()
     target = tmp_path / "seeds"
     shutil.copytree(SEEDS, target)
     return target

@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 
 from db.store import alembic_config
-from tests.conftest import SAMPLE, SEEDS, CrawlResult, run_scrapy
+from tests.conftest import SAMPLE, SEEDS, CrawlResult, require_seeds, run_scrapy
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +82,7 @@ def test_search_finds_an_article_by_a_body_word(store):
 
 
 def test_search_finds_a_seed_by_a_body_word(store):
-    if not SEEDS.is_dir():
-        pytest.skip("seed corpus absent")
+    require_seeds()
     result = scrapy(store, "search", "--json", "Ironwood")
     [hit] = [json.loads(line) for line in result.stdout.splitlines()]
     assert hit["url"].endswith(".txt") and "001_" in hit["url"]

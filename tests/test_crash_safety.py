@@ -129,9 +129,9 @@ def test_killed_runs_lose_and_duplicate_nothing(tmp_path):
         "SELECT COUNT(*) FROM articles a LEFT JOIN stories s ON s.id = a.story_id "
         "WHERE s.id IS NULL"
     ) == [(0,)]
-    # The killed runs never reached their end: they stay 'running' in the ledger.
+    # The killed runs never reached their end; each next run found its lock stale.
     statuses = [status for (status,) in rerun.rows("SELECT status FROM crawl_runs ORDER BY id")]
-    assert statuses == ["running", "running", "running", "finished"]
+    assert statuses == ["killed", "killed", "killed", "finished"]
 
 
 def test_sigterm_commits_and_closes_the_run_as_interrupted(tmp_path):
