@@ -121,13 +121,12 @@ class NearDuplicateIndex:
             threshold=threshold, num_perm=signer.params.num_perm, weights=LSH_WEIGHTS
         )
 
-    def __len__(self) -> int:
-        return len(self.lsh.keys)
-
     def load(self, rows: Iterable[tuple[str, bytes]]) -> int:
         count = 0
         with self.lsh.insertion_session() as session:
             for key, signature in rows:
+                if not signature:
+                    continue  # a text with no word to shingle: only exact copies can match it
                 session.insert(key, self.signer.from_bytes(signature), check_duplication=False)
                 count += 1
         return count

@@ -95,3 +95,18 @@ def test_unwritable_store_is_one_line_error_and_nonzero_exit(tmp_path):
     assert len(errors) == 1 and "cannot open store" in errors[0]
     assert "Traceback" not in result.stderr
     assert "failed (store_error)" in result.stdout.splitlines()[-1]
+
+
+def test_text_without_words_is_stored_and_reruns_still_start(tmp_path, crawl_files):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "ornaments.txt").write_text("★ ✦ ✧\n" + "★ ✦ ✧ — … · " * 40, "utf-8")
+    (folder / "copy.txt").write_text("★ ✦ ✧\n" + "★ ✦ ✧ — … · " * 40, "utf-8")
+    (folder / GOOD[0].name).write_bytes(GOOD[0].read_bytes())
+    first = crawl_files(folder)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert first.rows("SELECT items_new, items_exact_duplicate FROM crawl_runs") == [(2, 1)]
+    (folder / "later.txt").write_bytes(GOOD[1].read_bytes())
+    second = crawl_files(folder)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert second.rows("SELECT COUNT(*) FROM articles") == [(4,)]
