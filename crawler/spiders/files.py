@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
+import stat
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy.http import Response
 from twisted.python.failure import Failure
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import html_body_declared_encoding, html_to_unicode, read_bom
 
 from crawler.items import ArticleItem
 from db.store import utcnow
@@ -35,15 +37,17 @@ class SkipFile(Exception):
         self.reason = reason
 
 
-def sniff_encoding(body: bytes) -> str | None:
-    """Undeclared files: UTF-8 if it decodes, else Windows-1252 (a superset of Latin-1's text)."""
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            body.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return encoding
-    return None
+def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
+    """Decode the bytes that are not UTF-8 as Windows-1252 (Latin-1 where it has a hole)."""
+    assert isinstance(error, UnicodeDecodeError)
+    chunk = error.object[error.start : error.end]
+    return chunk.decode("cp1252", errors="replace"), error.end
+
+
+# Undeclared text is UTF-8, Windows-1252 (which reads ISO-8859-1 text too), or a mix of
+# both when a file was pasted together: UTF-8 where it is valid, Windows-1252 elsewhere.
+codecs.register_error("newsdedup-cp1252", _cp1252_fallback)
+UNDECLARED = "utf-8 or windows-1252"
 
 
 def decode(body: bytes) -> tuple[str, str]:
@@ -52,7 +56,10 @@ def decode(body: bytes) -> tuple[str, str]:
         raise SkipFile("empty", "the file is empty")
     if b"\x00" in body[:BINARY_SNIFF_BYTES] and not body.startswith(WIDE_BOMS):
         raise SkipFile("binary", "NUL bytes: not a text file")
-    encoding, text = html_to_unicode(None, body, auto_detect_fun=sniff_encoding)
+    if read_bom(body)[0] or html_body_declared_encoding(body):
+        encoding, text = html_to_unicode(None, body)
+    else:
+        encoding, text = UNDECLARED, body.decode("utf-8", errors="newsdedup-cp1252")
     if not text.strip():
         raise SkipFile("empty", "the file holds only white space")
     if text.count("\ufffd") > MAX_REPLACEMENT_SHARE * len(text):
@@ -132,9 +139,13 @@ class FilesSpider(Spider):
             if not target.is_relative_to(root):
                 raise SkipFile("outside_folder", f"symlink to {target}, outside {root}")
         try:
-            size = path.stat().st_size
+            info = path.stat()
         except OSError as exc:
             raise SkipFile("unreadable", exc.strerror or str(exc)) from exc
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO or device would block the read forever.
+            raise SkipFile("not_a_file", "not a regular file")
+        size = info.st_size
         if size > max_bytes:
             raise SkipFile("too_large", f"{size} bytes, more than NEWS_FILES_MAX_BYTES={max_bytes}")
 
