@@ -11,6 +11,11 @@ ITEM_PIPELINES = {
     "pipelines.storage.StoragePipeline": 300,
 }
 
+DOWNLOADER_MIDDLEWARES = {
+    # Before the redirect middleware (600) sees responses, after it re-issues requests.
+    "crawler.middlewares.StoredArticleFilter": 50,
+}
+
 EXTENSIONS = {
     "crawler.extensions.ProgressLog": 500,
 }
@@ -44,5 +49,9 @@ NEWS_TRAILER_MARKERS: list[str] = []
 NEWS_MINHASH_PERM = 128
 NEWS_SHINGLE_SIZE = 3
 NEWS_DEDUP_THRESHOLD = 0.45
+# The news spider follows links from start pages this many hops deep.
+NEWS_FOLLOW_DEPTH = 1
+# Request article URLs again even when they are already stored.
+NEWS_REFRESH = False
 # The files source skips files larger than this many bytes.
 NEWS_FILES_MAX_BYTES = 10 * 1024 * 1024

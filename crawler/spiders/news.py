@@ -1,0 +1,232 @@
+"""The web source: articles from sitemaps, RSS/Atom feeds and the links of start pages."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from scrapy import Request
+from scrapy.exceptions import NotConfigured
+from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
+from scrapy.spiders import SitemapSpider
+from twisted.python.failure import Failure
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+from crawler.items import ArticleItem
+from crawler.middlewares import ARTICLE_META
+from db.store import utcnow
+
+logger = logging.getLogger(__name__)
+
+# Query parameters that say where a reader came from, never which article it is.
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_hsenc",
+     "_hsmi", "ref", "ref_src", "cmpid", "xtor", "at_medium", "at_campaign"}
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_",)
+# Links that cannot lead to an article page.
+SKIPPED_EXTENSIONS = [
+    "pdf", "jpg", "jpeg", "png", "gif", "webp", "svg", "mp3", "mp4", "avi", "mov", "zip",
+    "gz", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "css", "js", "xml", "json",
+]  # fmt: skip
+
+
+def canonical_url(url: str) -> str:
+    """One spelling per article: no fragment, no tracking parameters, sorted query."""
+    query = urlsplit(url).query
+    tracking = [
+        key
+        for key, _value in parse_qsl(query, keep_blank_values=True)
+        if key.lower() in TRACKING_PARAMS or key.lower().startswith(TRACKING_PREFIXES)
+    ]
+    if tracking:
+        url = url_query_cleaner(url, tracking, remove=True, keep_fragments=False)
+    return canonicalize_url(url, keep_fragments=False)
+
+
+def split_urls(value: str | None) -> list[str]:
+    return [url.strip() for url in (value or "").split(",") if url.strip()]
+
+
+def load_sources(path: str) -> dict[str, list[str]]:
+    """A TOML file of ``[[site]]`` tables with ``sitemaps``, ``feeds`` and ``start`` lists."""
+    try:
+        data = tomllib.loads(Path(path).read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise NotConfigured(f"cannot read sources file {path}: {exc}") from exc
+    found: dict[str, list[str]] = {"sitemaps": [], "feeds": [], "start": []}
+    for site in data.get("site", []):
+        for key in found:
+            found[key] += [str(url) for url in site.get(key, [])]
+    return found
+
+
+class NewsSpider(SitemapSpider):
+    """``scrapy crawl news -a sitemap=URL[,URL…] -a feed=URL[,URL…] -a start=URL[,URL…]``
+    (or ``-a sources=FILE``).
+
+    Sitemaps (and sitemap indexes) are read by Scrapy's SitemapSpider; feeds (RSS 2.0 and
+    Atom) with Scrapy's selectors; start pages are followed within the allowed domains for
+    ``NEWS_FOLLOW_DEPTH`` links. An article URL already in the store is not requested again
+    unless ``NEWS_REFRESH`` is set (see crawler.middlewares).
+    """
+
+    name = "news"
+
+    def __init__(
+        self,
+        sitemap: str | None = None,
+        feed: str | None = None,
+        start: str | None = None,
+        sources: str | None = None,
+        allowed: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        lists = load_sources(sources) if sources else {"sitemaps": [], "feeds": [], "start": []}
+        self.sitemap_urls = [*split_urls(sitemap), *lists["sitemaps"]]
+        self.feed_urls = [*split_urls(feed), *lists["feeds"]]
+        self.start_pages = [*split_urls(start), *lists["start"]]
+        every = [*self.sitemap_urls, *self.feed_urls, *self.start_pages]
+        self.allowed_domains = split_urls(allowed) or sorted(
+            {urlsplit(url).hostname or "" for url in every} - {""}
+        )
+        self.run_arguments = {
+            "sitemap": self.sitemap_urls,
+            "feed": self.feed_urls,
+            "start": self.start_pages,
+            "allowed": self.allowed_domains,
+        }
+        # Domains are checked on the link's host below: LinkExtractor's allow_domains
+        # compares the host with its port.
+        self.links = LinkExtractor(deny_extensions=SKIPPED_EXTENSIONS)
+        self.follow_depth = 1  # NEWS_FOLLOW_DEPTH, set by from_crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.follow_depth = crawler.settings.getint("NEWS_FOLLOW_DEPTH")
+        return spider
+
+    async def start(self) -> AsyncIterator[Any]:
+        if not (self.sitemap_urls or self.feed_urls or self.start_pages):
+            logger.error(
+                "news: no source given; use -a sitemap=, -a feed=, -a start= or -a sources="
+            )
+            return
+        for url in self.sitemap_urls:
+            yield Request(url, callback=self._parse_sitemap, errback=self.fetch_error)
+        for url in self.feed_urls:
+            yield Request(url, callback=self.parse_feed, errback=self.fetch_error)
+        for url in self.start_pages:
+            yield Request(
+                url, callback=self.parse_start, errback=self.fetch_error, meta={"hops": 0}
+            )
+
+    # -- discovery ---------------------------------------------------------------------------
+
+    def _parse_sitemap(self, response: Response) -> Iterator[Any]:
+        # SitemapSpider yields requests for the article URLs (callback: parse); pass each
+        # through the same filter as feed and page links.
+        for request in super()._parse_sitemap(response):
+            if request.callback == self.parse:
+                yield from self.article_requests([request.url])
+            else:
+                yield request.replace(errback=self.fetch_error)
+
+    def parse_feed(self, response: Response) -> Iterator[Request]:
+        if not isinstance(response, TextResponse):
+            self.count("not_a_feed", response.url, "the feed is not text")
+            return
+        selector = response.selector
+        selector.remove_namespaces()
+        links = selector.xpath("//item/link/text()").getall()
+        links += selector.xpath("//entry/link[not(@rel) or @rel='alternate']/@href").getall()
+        if not links and not selector.xpath("//item | //entry"):
+            self.count("not_a_feed", response.url, "no RSS item or Atom entry")
+        yield from self.article_requests(response.urljoin(link.strip()) for link in links)
+
+    def parse_start(self, response: Response) -> Iterator[Any]:
+        if isinstance(response, HtmlResponse):
+            hops = int(response.meta.get("hops", 0))
+            if hops < self.follow_depth:
+                links = [link.url for link in self.links.extract_links(response)]
+                yield from self.article_requests(
+                    [url for url in links if self.in_scope(url)], hops=hops + 1
+                )
+            if hops > 0:
+                yield from self.parse(response)
+
+    def article_requests(self, urls: Iterable[str], hops: int | None = None) -> Iterator[Request]:
+        """Requests for candidate article pages; StoredArticleFilter skips stored ones."""
+        for raw in urls:
+            url = canonical_url(raw)
+            if urlsplit(url).scheme not in ("http", "https"):
+                continue
+            if hops is None:
+                yield Request(
+                    url, callback=self.parse, errback=self.fetch_error, meta={ARTICLE_META: True}
+                )
+            else:
+                yield Request(
+                    url,
+                    callback=self.parse_start,
+                    errback=self.fetch_error,
+                    meta={"hops": hops, ARTICLE_META: True},
+                )
+
+    def in_scope(self, url: str) -> bool:
+        host = urlsplit(url).hostname or ""
+        return any(host == d or host.endswith(f".{d}") for d in self.allowed_domains)
+
+    # -- articles ----------------------------------------------------------------------------
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[ArticleItem]:
+        if not isinstance(response, HtmlResponse):
+            content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
+            self.count("non_html", response.url, f"content type {content_type or 'unknown'}")
+            return
+        og_type = response.xpath("//meta[@property='og:type']/@content").get()
+        if og_type and og_type.strip().lower() != "article":
+            self.count("not_article", response.url, f"og:type is {og_type!r}")
+            return
+        url = canonical_url(response.url)
+        declared = (
+            response.xpath("//link[@rel='canonical']/@href").get()
+            or response.xpath("//meta[@property='og:url']/@content").get()
+        )
+        if declared:
+            candidate = canonical_url(response.urljoin(declared.strip()))
+            if self.in_scope(candidate):
+                url = candidate
+        yield ArticleItem(
+            url=url,
+            kind="html",
+            raw=response.text,
+            fetched_at=utcnow(),
+            source=urlsplit(url).hostname,
+        )
+
+    # -- failures ----------------------------------------------------------------------------
+
+    def fetch_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        response = getattr(failure.value, "response", None)
+        message = failure.getErrorMessage()
+        if response is not None:
+            self.count(f"http_{response.status}", url, f"HTTP {response.status}")
+        elif "download max size" in message or "download warn size" in message:
+            self.count("too_large", url, message)
+        else:
+            self.count("fetch_error", url, message)
+
+    def count(self, reason: str, url: str, detail: str) -> None:
+        logger.warning("Skipped %s: %s (%s)", url, reason, detail)
+        self.crawler.stats.inc_value(f"news/dropped/{reason}")

@@ -1,0 +1,152 @@
+"""The news spider against a real local site: discovery, scope, errors, canonical URLs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from crawler.spiders.news import canonical_url
+from tests.conftest import ROOT, CrawlResult, run_scrapy
+
+
+@dataclass
+class Site:
+    port: int
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def requests(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    log = tmp_path / "site" / "requests.log"
+    log.parent.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "site_server.py"), str(log)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline())
+    try:
+        yield Site(port, log)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# Politeness is for other people's servers; the test site is our own, on loopback.
+FAST = ("AUTOTHROTTLE_ENABLED=False", "DOWNLOAD_DELAY=0")
+
+
+def crawl_publisher(site: Site, database: Path) -> CrawlResult:
+    return run_scrapy(
+        [
+            "crawl", "news",
+            "-a", f"sitemap={site.base}/sitemap_index.xml",
+            "-a", f"feed={site.base}/rss.xml,{site.base}/atom.xml",
+        ],
+        database,
+        *FAST,
+        "DOWNLOAD_MAXSIZE=100000",
+        "RETRY_TIMES=2",
+    )  # fmt: skip
+
+
+PUBLISHED = {
+    "/news/tram-extension.html": ("Northbridge council approves tram", "2026-10-01", "en"),
+    "/news/chip-plant.html": ("Halvorsen Semiconductors to build", "2026-10-02", "en"),
+    "/news/heatwave.html": ("Record September heat closes schools", "2026-10-03", "en"),
+    "/fr/greve-ter.html": ("Grève des contrôleurs", "2026-10-04", "fr"),
+    "/fr/vendanges.html": ("En Bourgogne, des vendanges précoces", "2026-10-05", "fr"),
+    "/fr/crue.html": ("Crue de la Loire", "2026-10-06", "fr"),
+    "/flaky.html": ("La start-up lyonnaise Batisol", "2026-10-07", "fr"),
+    "/legacy.html": ("Saint-Aubin : la Loire amorce sa décrue", "2026-10-08", "fr"),
+}  # fmt: skip
+
+
+def test_publisher_site_is_stored_once_and_cleanly(site, tmp_path):
+    result = crawl_publisher(site, tmp_path / "news.db")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = result.rows("SELECT url, title, published_at, language, text, site_name FROM articles")
+    by_path = {url.removeprefix(site.base): row for url, *row in rows}
+    assert set(by_path) == set(PUBLISHED)  # each article once, under its canonical URL
+    for path, (title, date, language) in PUBLISHED.items():
+        stored_title, published, stored_language, text, site_name = by_path[path]
+        assert stored_title.startswith(title), path
+        assert published.startswith(date), path
+        assert stored_language == language, path
+        assert site_name == "The Valley Courier"
+        for boilerplate in ("Related articles", "Articles connexes", "Leave a comment",
+                            "Laisser un commentaire", "All rights reserved", "Admin"):  # fmt: skip
+            assert boilerplate not in text, (path, boilerplate)
+    # Windows-1252 without any declaration: accents intact.
+    assert "découvrent les dégâts" in by_path["/legacy.html"][0]
+    assert "consolider le ballast" in by_path["/legacy.html"][3]
+
+    requested = site.requests()
+    assert not any("/private/" in line for line in requested)  # robots.txt
+    assert requested.count("127.0.0.1 /flaky.html") == 2  # a 500, then the retry that worked
+    [(reasons,)] = result.rows("SELECT dropped_reasons FROM crawl_runs")
+    assert reasons == '{"http_404": 1, "non_html": 1, "too_large": 1}'
+
+
+def test_second_run_requests_no_stored_article_and_finds_new_ones(site, tmp_path):
+    database = tmp_path / "news.db"
+    assert crawl_publisher(site, database).returncode == 0
+    site.log.write_text("")
+    again = crawl_publisher(site, database)
+    assert again.returncode == 0
+    assert again.rows("SELECT COUNT(*) FROM articles") == [(len(PUBLISHED),)]
+    article_paths = {f"127.0.0.1 {path}" for path in PUBLISHED}
+    assert article_paths.isdisjoint(site.requests())
+
+    (site.log.parent / "late").write_text("")  # the site publishes one more article
+    later = crawl_publisher(site, database)
+    assert later.returncode == 0
+    assert later.rows("SELECT url FROM articles WHERE run_id = 3") == [
+        (f"{site.base}/news/library.html",)
+    ]
+
+
+def test_syndicated_copy_on_a_second_host_is_a_duplicate(site, tmp_path):
+    database = tmp_path / "news.db"
+    assert crawl_publisher(site, database).returncode == 0
+    partner = run_scrapy(
+        ["crawl", "news", "-a", f"start=http://localhost:{site.port}/"], database, *FAST
+    )
+    assert partner.returncode == 0, partner.stderr[-3000:]
+    [(url, original, similarity)] = partner.rows(
+        "SELECT a.url, c.url, a.similarity FROM articles a JOIN articles c "
+        "ON c.id = a.duplicate_of WHERE a.run_id = 2"
+    )
+    assert url == f"http://localhost:{site.port}/partner/tram.html"
+    assert original == f"{site.base}/news/tram-extension.html"
+    assert 0 < similarity <= 1
+
+
+def test_no_source_is_a_one_line_error(tmp_path):
+    result = run_scrapy(["crawl", "news"], tmp_path / "news.db")
+    assert result.returncode == 1
+    [error] = [line for line in result.stderr.splitlines() if "] ERROR:" in line]
+    assert error.endswith(
+        "news: no source given; use -a sitemap=, -a feed=, -a start= or -a sources="
+    )
+
+
+def test_canonical_url_drops_fragments_and_tracking():
+    assert (
+        canonical_url("http://Ex.org/a?utm_source=x&id=3&fbclid=1&gclid=2#top")
+        == "http://ex.org/a?id=3"
+    )
+    assert canonical_url("https://ex.org/p?b=2&a=1") == "https://ex.org/p?a=1&b=2"
