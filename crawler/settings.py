@@ -14,6 +14,7 @@ ITEM_PIPELINES = {
 DOWNLOADER_MIDDLEWARES = {
     # Before the redirect middleware (600) sees responses, after it re-issues requests.
     "crawler.middlewares.StoredArticleFilter": 50,
+    "crawler.middlewares.ConditionalListings": 60,
 }
 
 EXTENSIONS = {

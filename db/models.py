@@ -95,3 +95,15 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class Source(Base):
+    """A sitemap or feed, with what its server said last time, for conditional requests."""
+
+    __tablename__ = "sources"
+
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    # When it was last fetched in full by a run that finished.
+    fetched_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

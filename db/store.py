@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.engine import make_engine
-from db.models import Article, CrawlRun, Meta, Story
+from db.models import Article, CrawlRun, Meta, Source, Story
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ articles = cast(Table, Article.__table__)
 stories = cast(Table, Story.__table__)
 crawl_runs = cast(Table, CrawlRun.__table__)
 news_meta = cast(Table, Meta.__table__)
+sources = cast(Table, Source.__table__)
 
 
 class StoreError(Exception):
@@ -226,6 +227,21 @@ class Store:
         ).rowcount
         if not changed:
             self.conn.execute(insert(news_meta).values(key=key, value=value))
+
+    # -- listings (sitemaps and feeds) ------------------------------------------------------
+
+    def get_source(self, url: str) -> Row[Any] | None:
+        return self.conn.execute(select(sources).where(sources.c.url == url)).first()
+
+    def save_source(
+        self, url: str, *, etag: str | None, last_modified: str | None, fetched_at: datetime
+    ) -> None:
+        values = {"etag": etag, "last_modified": last_modified, "fetched_at": fetched_at}
+        changed = self.conn.execute(
+            update(sources).where(sources.c.url == url).values(**values)
+        ).rowcount
+        if not changed:
+            self.conn.execute(insert(sources).values(url=url, **values))
 
     # -- run ledger --------------------------------------------------------------------------
 

@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 
 STAT_PREFIX = "news/"
 
+# Sent (store=, reason=) when a run is about to be closed in the ledger, while the store is
+# still open: components write what they keep until the end of a run here, and it is
+# committed with the run's ledger row.
+store_closing = object()
+
 
 def run_status(finish_reason: str | None, errors: int) -> str:
     """``finished`` only for a run that ended by itself and logged no error."""
@@ -237,6 +242,8 @@ class StoragePipeline:
         stats = self.stats.get_stats() if self.stats is not None else {}
         if self.failed and reason == "finished":
             reason = "store_error"
+        if self.crawler is not None:
+            self.crawler.signals.send_catch_log(signal=store_closing, store=store, reason=reason)
         counts = counts_from_stats(stats)
         status = run_status(reason, counts.errors)
         try:

@@ -9,9 +9,11 @@ for every request. The site is reachable as 127.0.0.1 (the publisher) and as loc
 
 from __future__ import annotations
 
+import hashlib
 import html
 import sys
 import threading
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -26,8 +28,8 @@ ARTICLES = {
     "/fr/vendanges.html": ("fr-vendanges", "2026-10-05", "fr"),
     "/fr/crue.html": ("fr-crue", "2026-10-06", "fr"),
 }
-# Added to the sitemap and the feeds when the file "late" exists beside the log.
-LATE = {"/news/library.html": ("en-library", "2026-10-09", "en")}
+# Added to the sitemap and the feeds, dated now, when the file "late" exists beside the log.
+LATE = {"/news/library.html": ("en-library", "", "en")}
 LABELS = {
     "en": ("Home", "News", "Related articles", "Leave a comment", "All rights reserved."),
     "fr": ("Accueil", "Actualités", "Articles connexes", "Laisser un commentaire", "Tous droits réservés."),
@@ -72,8 +74,23 @@ class Site(BaseHTTPRequestHandler):
         pass
 
     def articles(self) -> dict[str, tuple[str, str, str]]:
-        late = (self.log_path.parent / "late").exists()
-        return {**ARTICLES, **(LATE if late else {})}
+        late = self.log_path.parent / "late"
+        if not late.exists():
+            return ARTICLES
+        published = datetime.fromtimestamp(late.stat().st_mtime, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S+00:00"
+        )
+        return {**ARTICLES, **{p: (n, published, lang) for p, (n, _d, lang) in LATE.items()}}
+
+    def send_listing(self, body: str, content_type: str) -> None:
+        """Sitemaps and feeds carry an ETag and answer If-None-Match with a 304."""
+        etag = '"' + hashlib.sha1(body.encode()).hexdigest()[:16] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
+        self.send(200, body, content_type, headers={"ETag": etag})
 
     def send(self, status: int, body: bytes | str, content_type: str = "text/html; charset=utf-8",
              headers: dict[str, str] | None = None) -> None:  # fmt: skip
@@ -105,19 +122,19 @@ class Site(BaseHTTPRequestHandler):
         if path == "/robots.txt":
             return self.send(200, "User-agent: *\nDisallow: /private/\n", "text/plain")
         if path == "/sitemap_index.xml":
-            return self.send(200, sitemap_index(base), "application/xml")
+            return self.send_listing(sitemap_index(base, articles), "application/xml")
         if path in ("/sitemap-en.xml", "/sitemap-fr.xml"):
             prefix = "/news/" if path.endswith("en.xml") else "/fr/"
             extra = ["/redirected", "/missing.html", "/flaky.html", "/report.pdf", "/big.html",
                      "/legacy.html", "/news/chip-plant-amp.html"] if prefix == "/news/" else []  # fmt: skip
-            return self.send(200, urlset(base, articles, prefix, extra), "application/xml")
+            return self.send_listing(urlset(base, articles, prefix, extra), "application/xml")
         if path == "/rss.xml":
-            return self.send(200, rss(base, articles), "application/rss+xml")
+            return self.send_listing(rss(base, articles), "application/rss+xml")
         if path == "/atom.xml":
-            return self.send(200, atom(base, articles), "application/atom+xml")
+            return self.send_listing(atom(base, articles), "application/atom+xml")
         if path in articles:
             name, date, lang = articles[path]
-            return self.send(200, page(path, name, date, lang))
+            return self.send(200, page(path, name, date[:10], lang))
         if path == "/news/chip-plant-amp.html":
             # The same article under a second URL, which names the first as canonical.
             name, date, lang = ARTICLES["/news/chip-plant.html"]
@@ -148,9 +165,13 @@ class Site(BaseHTTPRequestHandler):
         return self.send(404, "not found")
 
 
-def sitemap_index(base: str) -> str:
+def sitemap_index(base: str, articles: dict[str, tuple[str, str, str]]) -> str:
+    newest = {
+        lang: max(d for p, (_n, d, _l) in articles.items() if p.startswith(prefix))
+        for lang, prefix in (("en", "/news/"), ("fr", "/fr/"))
+    }
     entries = "".join(
-        f"<sitemap><loc>{base}/sitemap-{lang}.xml</loc><lastmod>2026-10-10</lastmod></sitemap>"
+        f"<sitemap><loc>{base}/sitemap-{lang}.xml</loc><lastmod>{newest[lang]}</lastmod></sitemap>"
         for lang in ("en", "fr")
     )
     return f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>'  # fmt: skip

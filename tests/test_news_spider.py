@@ -110,6 +110,10 @@ def test_second_run_requests_no_stored_article_and_finds_new_ones(site, tmp_path
     assert again.rows("SELECT COUNT(*) FROM articles") == [(len(PUBLISHED),)]
     article_paths = {f"127.0.0.1 {path}" for path in PUBLISHED}
     assert article_paths.isdisjoint(site.requests())
+    # The sitemap index and both feeds were asked for conditionally and had not changed, so
+    # the sitemaps behind the index were not even requested.
+    assert "'news/listings/unchanged': 3" in again.stderr
+    assert not any("/sitemap-" in line for line in site.requests())
 
     (site.log.parent / "late").write_text("")  # the site publishes one more article
     later = crawl_publisher(site, database)
@@ -117,6 +121,11 @@ def test_second_run_requests_no_stored_article_and_finds_new_ones(site, tmp_path
     assert later.rows("SELECT url FROM articles WHERE run_id = 3") == [
         (f"{site.base}/news/library.html",)
     ]
+    # The English sitemap and the RSS feed changed; of their entries, only the new one was
+    # newer than the last read, so no other article page was requested.
+    third = [line for line in site.requests() if line.startswith("127.0.0.1 /news/")]
+    assert third.count("127.0.0.1 /news/library.html") == 1
+    assert len(third) == 1
 
 
 def test_syndicated_copy_on_a_second_host_is_a_duplicate(site, tmp_path):
@@ -133,6 +142,18 @@ def test_syndicated_copy_on_a_second_host_is_a_duplicate(site, tmp_path):
     assert url == f"http://localhost:{site.port}/partner/tram.html"
     assert original == f"{site.base}/news/tram-extension.html"
     assert 0 < similarity <= 1
+
+
+def test_no_source_reachable_fails_the_run(tmp_path):
+    result = run_scrapy(
+        ["crawl", "news", "-a", "sitemap=http://127.0.0.1:9/sitemap.xml"],
+        tmp_path / "news.db",
+        *FAST,
+        "RETRY_TIMES=0",
+    )
+    assert result.returncode == 1
+    assert "news: no source could be reached" in result.stderr
+    assert result.rows("SELECT status FROM crawl_runs") == [("failed",)]
 
 
 def test_no_source_is_a_one_line_error(tmp_path):

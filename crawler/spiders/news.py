@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import tomllib
 from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -18,7 +20,7 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url, url_query_cleaner
 
 from crawler.items import ArticleItem
-from crawler.middlewares import ARTICLE_META
+from crawler.middlewares import ARTICLE_META, LISTING_META, PREVIOUS_FETCH_META
 from db.store import utcnow
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,23 @@ def canonical_url(url: str) -> str:
     if tracking:
         url = url_query_cleaner(url, tracking, remove=True, keep_fragments=False)
     return canonicalize_url(url, keep_fragments=False)
+
+
+def parse_listing_date(value: str | None) -> datetime | None:
+    """A sitemap lastmod (W3C datetime) or a feed date (RFC 822 or ISO 8601), as naive UTC."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
 
 
 def split_urls(value: str | None) -> list[str]:
@@ -107,6 +126,9 @@ class NewsSpider(SitemapSpider):
         # compares the host with its port.
         self.links = LinkExtractor(deny_extensions=SKIPPED_EXTENSIONS)
         self.follow_depth = 1  # NEWS_FOLLOW_DEPTH, set by from_crawler
+        self.reached = 0  # sources (listings and start pages) that answered
+        # When the sitemap being read was last read in full (set per response).
+        self._listing_since: datetime | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -121,9 +143,16 @@ class NewsSpider(SitemapSpider):
             )
             return
         for url in self.sitemap_urls:
-            yield Request(url, callback=self._parse_sitemap, errback=self.fetch_error)
+            yield Request(
+                url,
+                callback=self._parse_sitemap,
+                errback=self.fetch_error,
+                meta={LISTING_META: True},
+            )
         for url in self.feed_urls:
-            yield Request(url, callback=self.parse_feed, errback=self.fetch_error)
+            yield Request(
+                url, callback=self.parse_feed, errback=self.fetch_error, meta={LISTING_META: True}
+            )
         for url in self.start_pages:
             yield Request(
                 url, callback=self.parse_start, errback=self.fetch_error, meta={"hops": 0}
@@ -132,29 +161,64 @@ class NewsSpider(SitemapSpider):
     # -- discovery ---------------------------------------------------------------------------
 
     def _parse_sitemap(self, response: Response) -> Iterator[Any]:
-        # SitemapSpider yields requests for the article URLs (callback: parse); pass each
-        # through the same filter as feed and page links.
+        self.reached += 1
+        if response.status == 304:
+            return  # unchanged since the last run that read it
+        # SitemapSpider yields requests for the article URLs (callback: parse) and for the
+        # sitemaps of an index; sitemap_filter below sees the entries in between.
+        self._listing_since = response.meta.get(PREVIOUS_FETCH_META)
         for request in super()._parse_sitemap(response):
             if request.callback == self.parse:
                 yield from self.article_requests([request.url])
             else:
-                yield request.replace(errback=self.fetch_error)
+                yield request.replace(
+                    errback=self.fetch_error, meta={**request.meta, LISTING_META: True}
+                )
+
+    def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Entries whose lastmod is older than the last full read of their sitemap are
+        unchanged since: skipped."""
+        since = self._listing_since
+        for entry in entries:
+            lastmod = parse_listing_date(entry.get("lastmod"))
+            if since is not None and lastmod is not None and lastmod < since:
+                self.crawler.stats.inc_value("news/listings/entries_unchanged")
+                continue
+            yield entry
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
+        self.reached += 1
+        if response.status == 304:
+            return  # unchanged since the last run that read it
         if not isinstance(response, TextResponse):
             self.count("not_a_feed", response.url, "the feed is not text")
             return
+        since = response.meta.get(PREVIOUS_FETCH_META)
         selector = response.selector
         selector.remove_namespaces()
-        links = selector.xpath("//item/link/text()").getall()
-        links += selector.xpath("//entry/link[not(@rel) or @rel='alternate']/@href").getall()
-        if not links and not selector.xpath("//item | //entry"):
+        entries = selector.xpath("//item | //entry")
+        if not entries:
             self.count("not_a_feed", response.url, "no RSS item or Atom entry")
-        yield from self.article_requests(response.urljoin(link.strip()) for link in links)
+        links = []
+        for entry in entries:
+            link = (
+                entry.xpath("link/text()").get()
+                or entry.xpath("link[not(@rel) or @rel='alternate']/@href").get()
+            )
+            date = parse_listing_date(
+                entry.xpath("pubDate/text() | updated/text() | published/text()").get()
+            )
+            if since is not None and date is not None and date < since:
+                self.crawler.stats.inc_value("news/listings/entries_unchanged")
+                continue
+            if link:
+                links.append(response.urljoin(link.strip()))
+        yield from self.article_requests(links)
 
     def parse_start(self, response: Response) -> Iterator[Any]:
         if isinstance(response, HtmlResponse):
             hops = int(response.meta.get("hops", 0))
+            self.reached += hops == 0
             if hops < self.follow_depth:
                 links = [link.url for link in self.links.extract_links(response)]
                 yield from self.article_requests(
@@ -212,6 +276,15 @@ class NewsSpider(SitemapSpider):
             fetched_at=utcnow(),
             source=urlsplit(url).hostname,
         )
+
+    def closed(self, reason: str) -> None:
+        if (
+            reason == "finished"
+            and self.reached == 0
+            and (self.sitemap_urls or self.feed_urls or self.start_pages)
+        ):
+            # Logged as an error, so the run is marked failed and exits 1.
+            logger.error("news: no source could be reached")
 
     # -- failures ----------------------------------------------------------------------------
 
