@@ -53,7 +53,11 @@ def counts_from_stats(stats: dict[str, Any]) -> RunCounts:
             for key, value in sorted(stats.items())
             if key.startswith(dropped_prefix)
         },
-        errors=int(stats.get("log_count/ERROR", 0)),
+        # Scrapy logs a request that used up its retries as an error; the spider counts it
+        # as a dropped page (http_5xx, fetch_error), which is what it is for a crawl.
+        errors=max(
+            0, int(stats.get("log_count/ERROR", 0)) - int(stats.get("retry/max_reached", 0))
+        ),
     )
 
 

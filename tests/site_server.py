@@ -4,7 +4,8 @@
 
 prints the port it listens on, then serves until killed, appending "HOST PATH" to LOGFILE
 for every request. The site is reachable as 127.0.0.1 (the publisher) and as localhost
-(a partner that syndicates one article). Article texts come from samples/news.
+(a partner that syndicates one article); the tests run a second process for the partner, so
+that it has a port of its own. Article texts come from samples/news.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class Site(BaseHTTPRequestHandler):
         if path in ("/sitemap-en.xml", "/sitemap-fr.xml"):
             prefix = "/news/" if path.endswith("en.xml") else "/fr/"
             extra = ["/redirected", "/missing.html", "/flaky.html", "/report.pdf", "/big.html",
-                     "/legacy.html", "/news/chip-plant-amp.html"] if prefix == "/news/" else []  # fmt: skip
+                     "/legacy.html", "/news/chip-plant-amp.html", "/latin1.html", "/broken.html"] if prefix == "/news/" else []  # fmt: skip
             return self.send_listing(urlset(base, articles, prefix, extra), "application/xml")
         if path == "/rss.xml":
             return self.send_listing(rss(base, articles), "application/rss+xml")
@@ -155,6 +156,14 @@ class Site(BaseHTTPRequestHandler):
             )
         if path == "/big.html":
             return self.send(200, "<html><body>" + "<p>filler</p>" * 200_000 + "</body></html>")
+        if path == "/latin1.html":
+            # ISO-8859-1, declared in the HTTP header only.
+            body = page(path, "fr-levee-fonds-2", "2026-10-08", "fr", charset=False)
+            return self.send(
+                200, body.encode("latin-1", errors="replace"), "text/html; charset=iso-8859-1"
+            )
+        if path == "/broken.html":
+            return self.send(503, "down for maintenance")
         if path == "/legacy.html":
             # Windows-1252, declared nowhere.
             body = page(path, "fr-crue-decrue", "2026-10-08", "fr", charset=False)

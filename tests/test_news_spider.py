@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,19 +28,34 @@ class Site:
         return self.log.read_text().splitlines() if self.log.exists() else []
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    log = tmp_path / "site" / "requests.log"
-    log.parent.mkdir()
+def serve(log: Path) -> tuple[subprocess.Popen[str], int]:
+    log.parent.mkdir(exist_ok=True)
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "site_server.py"), str(log)],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert proc.stdout is not None
-    port = int(proc.stdout.readline())
+    return proc, int(proc.stdout.readline())
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    """The publisher, on a loopback port of its own."""
+    proc, port = serve(tmp_path / "site" / "requests.log")
     try:
-        yield Site(port, log)
+        yield Site(port, tmp_path / "site" / "requests.log")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def partner(tmp_path: Path) -> Iterator[Site]:
+    """A partner site that republishes one article, on another host and port."""
+    proc, port = serve(tmp_path / "partner" / "requests.log")
+    try:
+        yield Site(port, tmp_path / "partner" / "requests.log")
     finally:
         proc.kill()
         proc.wait()
@@ -72,6 +88,7 @@ PUBLISHED = {
     "/fr/crue.html": ("Crue de la Loire", "2026-10-06", "fr"),
     "/flaky.html": ("La start-up lyonnaise Batisol", "2026-10-07", "fr"),
     "/legacy.html": ("Saint-Aubin : la Loire amorce sa décrue", "2026-10-08", "fr"),
+    "/latin1.html": ("Rénovation énergétique : Thermea reprend", "2026-10-08", "fr"),
 }  # fmt: skip
 
 
@@ -93,12 +110,18 @@ def test_publisher_site_is_stored_once_and_cleanly(site, tmp_path):
     # Windows-1252 without any declaration: accents intact.
     assert "découvrent les dégâts" in by_path["/legacy.html"][0]
     assert "consolider le ballast" in by_path["/legacy.html"][3]
+    # ISO-8859-1 declared in the Content-Type header only.
+    assert "sauvant ainsi 210 emplois" in by_path["/latin1.html"][3]
 
     requested = site.requests()
     assert not any("/private/" in line for line in requested)  # robots.txt
     assert requested.count("127.0.0.1 /flaky.html") == 2  # a 500, then the retry that worked
-    [(reasons,)] = result.rows("SELECT dropped_reasons FROM crawl_runs")
-    assert reasons == '{"http_404": 1, "non_html": 1, "too_large": 1}'
+    assert requested.count("127.0.0.1 /broken.html") == 3  # a 503, and two retries
+    assert requested.count("127.0.0.1 /redirected") == 1  # redirected to a stored article
+    [(reasons, status)] = result.rows("SELECT dropped_reasons, status FROM crawl_runs")
+    assert json.loads(reasons) == {"http_404": 1, "http_503": 1, "non_html": 1, "too_large": 1}
+    assert status == "finished" and result.returncode == 0
+    assert result.stdout.strip().splitlines()[-1].startswith("newsdedup: run 1 finished")
 
 
 def test_second_run_requests_no_stored_article_and_finds_new_ones(site, tmp_path):
@@ -128,18 +151,18 @@ def test_second_run_requests_no_stored_article_and_finds_new_ones(site, tmp_path
     assert len(third) == 1
 
 
-def test_syndicated_copy_on_a_second_host_is_a_duplicate(site, tmp_path):
+def test_syndicated_copy_on_a_second_host_is_a_duplicate(site, partner, tmp_path):
     database = tmp_path / "news.db"
     assert crawl_publisher(site, database).returncode == 0
-    partner = run_scrapy(
-        ["crawl", "news", "-a", f"start=http://localhost:{site.port}/"], database, *FAST
+    crawl = run_scrapy(
+        ["crawl", "news", "-a", f"start=http://localhost:{partner.port}/"], database, *FAST
     )
-    assert partner.returncode == 0, partner.stderr[-3000:]
-    [(url, original, similarity)] = partner.rows(
+    assert crawl.returncode == 0, crawl.stderr[-3000:]
+    [(url, original, similarity)] = crawl.rows(
         "SELECT a.url, c.url, a.similarity FROM articles a JOIN articles c "
         "ON c.id = a.duplicate_of WHERE a.run_id = 2"
     )
-    assert url == f"http://localhost:{site.port}/partner/tram.html"
+    assert url == f"http://localhost:{partner.port}/partner/tram.html"
     assert original == f"{site.base}/news/tram-extension.html"
     assert 0 < similarity <= 1
 

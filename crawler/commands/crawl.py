@@ -8,6 +8,8 @@ from typing import Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
+from pipelines.storage import counts_from_stats
+
 # Exit codes of `scrapy crawl` (2 is Scrapy's own for a usage error).
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -16,21 +18,15 @@ EXIT_BUSY = 4
 
 
 def summary_line(stats: dict[str, Any]) -> str:
-    dropped = {
-        key.removeprefix("news/dropped/"): value
-        for key, value in sorted(stats.items())
-        if key.startswith("news/dropped/")
-    }
-    dropped_text = ", ".join(f"{reason}: {count}" for reason, count in dropped.items())
+    counts = counts_from_stats(stats)
+    dropped = ", ".join(f"{reason}: {count}" for reason, count in counts.dropped.items())
     return (
         f"newsdedup: run {stats.get('news/run_id', '?')} {stats.get('news/run_status', 'failed')}"
         f" ({stats.get('finish_reason', 'unknown')}): "
-        f"{stats.get('news/items/new', 0)} new, "
-        f"{stats.get('news/items/exact', 0)} exact duplicates, "
-        f"{stats.get('news/items/near', 0)} near duplicates, "
-        f"{stats.get('news/items/already_stored', 0)} already stored, "
-        f"{sum(dropped.values())} dropped" + (f" ({dropped_text})" if dropped else "") + ", "
-        f"{stats.get('log_count/ERROR', 0)} errors; "
+        f"{counts.new} new, {counts.exact_duplicate} exact duplicates, "
+        f"{counts.near_duplicate} near duplicates, {counts.already_stored} already stored, "
+        f"{sum(counts.dropped.values())} dropped" + (f" ({dropped})" if dropped else "") + ", "
+        f"{counts.errors} errors; "
         f"store {stats.get('news/store/url', '?')} holds {stats.get('news/store/articles', '?')}"
         " articles"
     )
