@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,9 @@ class Site:
         return self.log.read_text().splitlines() if self.log.exists() else []
 
 
-def serve(log: Path) -> tuple[subprocess.Popen[str], int]:
+@contextmanager
+def serving(log: Path) -> Iterator[Site]:
+    """tests/site_server.py in a process of its own, on a free loopback port."""
     log.parent.mkdir(exist_ok=True)
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "site_server.py"), str(log)],
@@ -36,29 +39,25 @@ def serve(log: Path) -> tuple[subprocess.Popen[str], int]:
         text=True,
     )
     assert proc.stdout is not None
-    return proc, int(proc.stdout.readline())
+    try:
+        yield Site(int(proc.stdout.readline()), log)
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    """The publisher, on a loopback port of its own."""
-    proc, port = serve(tmp_path / "site" / "requests.log")
-    try:
-        yield Site(port, tmp_path / "site" / "requests.log")
-    finally:
-        proc.kill()
-        proc.wait()
+    """The publisher."""
+    with serving(tmp_path / "site" / "requests.log") as server:
+        yield server
 
 
 @pytest.fixture
 def partner(tmp_path: Path) -> Iterator[Site]:
-    """A partner site that republishes one article, on another host and port."""
-    proc, port = serve(tmp_path / "partner" / "requests.log")
-    try:
-        yield Site(port, tmp_path / "partner" / "requests.log")
-    finally:
-        proc.kill()
-        proc.wait()
+    """A partner that republishes one article, on another host and port."""
+    with serving(tmp_path / "partner" / "requests.log") as server:
+        yield server
 
 
 # Politeness is for other people's servers; the test site is our own, on loopback.
