@@ -1,12 +1,16 @@
-"""Downloader middlewares: no stored article is downloaded again, and sitemaps and feeds are
-requested conditionally."""
+"""Downloader middlewares: no request to private addresses, no stored article downloaded
+again, and sitemaps and feeds requested conditionally."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
+import socket
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from db.store import Store, utcnow
 from pipelines.storage import StoragePipeline, store_closing
@@ -29,6 +33,65 @@ def stored_store(crawler: Crawler) -> Any:
 
     storage = crawler.get_item_pipeline(StoragePipeline)
     return storage.store if storage is not None else None
+
+
+def is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return ip.is_global and not ip.is_multicast
+
+
+class PrivateAddressGuard:
+    """Refuses http(s) requests to hosts that resolve to private, loopback, link-local or
+    otherwise non-public addresses, so that a crafted page, feed or redirect cannot make the
+    crawler probe internal services. Off when ``NEWS_ALLOW_PRIVATE_ADDRESSES`` is set.
+
+    Every address a name resolves to must be public. The check resolves the name itself,
+    just before the download; a DNS answer that changes in between is not caught.
+    Stats: ``news/dropped/private_address``.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PrivateAddressGuard:
+        if crawler.settings.getbool("NEWS_ALLOW_PRIVATE_ADDRESSES"):
+            raise NotConfigured("NEWS_ALLOW_PRIVATE_ADDRESSES is set")
+        return cls(crawler)
+
+    async def process_request(self, request: Request, spider: Any = None) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return  # file:// reads of the files source are not network targets
+        host = parts.hostname
+        try:
+            addresses = [host] if _is_ip(host) else await _resolve(host)
+        except OSError:
+            return  # let the download fail and be counted as it would anyway
+        refused = [a for a in addresses if not is_public(a)]
+        if refused:
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("news/dropped/private_address")
+            logger.warning(
+                "Refused %s: %s resolves to non-public %s (NEWS_ALLOW_PRIVATE_ADDRESSES is off)",
+                request.url,
+                host,
+                ", ".join(refused),
+            )
+            raise IgnoreRequest(f"private address: {request.url}")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def _resolve(host: str) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
 
 
 class StoredArticleFilter:

@@ -13,6 +13,8 @@ ITEM_PIPELINES = {
 
 DOWNLOADER_MIDDLEWARES = {
     # Before the redirect middleware (600) sees responses, after it re-issues requests.
+    # First: nothing else should even consider a request to an internal address.
+    "crawler.middlewares.PrivateAddressGuard": 40,
     "crawler.middlewares.StoredArticleFilter": 50,
     "crawler.middlewares.ConditionalListings": 60,
 }
@@ -50,6 +52,8 @@ NEWS_TRAILER_MARKERS: list[str] = []
 NEWS_MINHASH_PERM = 128
 NEWS_SHINGLE_SIZE = 3
 NEWS_DEDUP_THRESHOLD = 0.45
+# Let the news spider fetch from private, loopback and link-local addresses (tests, intranets).
+NEWS_ALLOW_PRIVATE_ADDRESSES = False
 # The news spider follows links from start pages this many hops deep.
 NEWS_FOLLOW_DEPTH = 1
 # Request article URLs again even when they are already stored.

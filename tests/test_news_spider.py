@@ -61,7 +61,7 @@ def partner(tmp_path: Path) -> Iterator[Site]:
 
 
 # Politeness is for other people's servers; the test site is our own, on loopback.
-FAST = ("AUTOTHROTTLE_ENABLED=False", "DOWNLOAD_DELAY=0")
+FAST = ("AUTOTHROTTLE_ENABLED=False", "DOWNLOAD_DELAY=0", "NEWS_ALLOW_PRIVATE_ADDRESSES=True")
 
 
 def crawl_publisher(site: Site, database: Path) -> CrawlResult:
@@ -176,6 +176,23 @@ def test_no_source_reachable_fails_the_run(tmp_path):
     assert result.returncode == 1
     assert "news: no source could be reached" in result.stderr
     assert result.rows("SELECT status FROM crawl_runs") == [("failed",)]
+
+
+def test_private_addresses_are_refused_by_default(site, tmp_path):
+    result = run_scrapy(
+        ["crawl", "news", "-a", f"sitemap={site.base}/sitemap_index.xml",
+         "-a", f"start=http://localhost:{site.port}/"],
+        tmp_path / "news.db",
+        "AUTOTHROTTLE_ENABLED=False",
+    )  # fmt: skip
+    assert site.requests() == []  # not even robots.txt reached the server
+    assert result.returncode == 1  # and so no source could be reached
+    assert f"Refused {site.base}/sitemap_index.xml: 127.0.0.1 resolves to non-public" in (
+        result.stderr
+    )
+    assert "localhost resolves to non-public" in result.stderr
+    [(reasons,)] = result.rows("SELECT dropped_reasons FROM crawl_runs")
+    assert json.loads(reasons)["private_address"] >= 2
 
 
 def test_no_source_is_a_one_line_error(tmp_path):
