@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
+from crawler.urls import canonical_url
 from db.store import Store, utcnow
 from pipelines.storage import StoragePipeline, store_closing
 
@@ -113,8 +114,6 @@ class StoredArticleFilter:
     def process_request(self, request: Request, spider: Any = None) -> None:
         if self.refresh or not request.meta.get(ARTICLE_META):
             return
-        from crawler.spiders.news import canonical_url
-
         store = stored_store(self.crawler)
         if store is not None and store.has_url(canonical_url(request.url)):
             assert self.crawler.stats is not None

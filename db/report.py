@@ -54,6 +54,14 @@ class Profile:
         self.lengths.append(row.length)
         self.boilerplate += boilerplate
 
+    def merge(self, other: Profile) -> None:
+        self.articles += other.articles
+        self.duplicates += other.duplicates
+        self.lengths += other.lengths
+        self.boilerplate += other.boilerplate
+        for name in FIELDS:
+            self.filled[name] += other.filled[name]
+
     def fill_rate(self, name: str) -> float:
         return self.filled[name] / self.articles if self.articles else 0.0
 
@@ -138,13 +146,9 @@ def source_reports(store: Store, boilerplate_phrases: Iterable[str]) -> list[Sou
         whole, history = Profile(), Profile()
         last_run = max(runs)
         for run_id, profile in runs.items():
-            for target in (whole, history) if run_id != last_run else (whole,):
-                target.articles += profile.articles
-                target.duplicates += profile.duplicates
-                target.lengths += profile.lengths
-                target.boilerplate += profile.boilerplate
-                for name in FIELDS:
-                    target.filled[name] += profile.filled[name]
+            whole.merge(profile)
+            if run_id != last_run:
+                history.merge(profile)
         reports.append(
             SourceReport(
                 source=source,

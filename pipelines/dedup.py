@@ -14,6 +14,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
 from db import CanonicalMatch, Store
+from pipelines.storage import StoragePipeline
 from pipelines.textnorm import normalize_text, words
 
 if TYPE_CHECKING:
@@ -199,8 +200,6 @@ class DedupPipeline:
         )
 
     def open_spider(self) -> None:
-        from pipelines.storage import StoragePipeline
-
         storage = self.crawler.get_item_pipeline(StoragePipeline) if self.crawler else None
         if storage is None:
             raise NotConfigured("DedupPipeline needs StoragePipeline in ITEM_PIPELINES")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.spiders.news import canonical_url
+from crawler.urls import canonical_url
 from tests.conftest import ROOT, CrawlResult, run_scrapy
 
 

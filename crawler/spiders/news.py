@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
@@ -17,38 +17,19 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import SitemapSpider
 from twisted.python.failure import Failure
-from w3lib.url import canonicalize_url, url_query_cleaner
 
 from crawler.items import ArticleItem
 from crawler.middlewares import ARTICLE_META, LISTING_META, PREVIOUS_FETCH_META
+from crawler.urls import canonical_url
 from db.store import utcnow
 
 logger = logging.getLogger(__name__)
 
-# Query parameters that say where a reader came from, never which article it is.
-TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_hsenc",
-     "_hsmi", "ref", "ref_src", "cmpid", "xtor", "at_medium", "at_campaign"}
-)  # fmt: skip
-TRACKING_PREFIXES = ("utm_",)
 # Links that cannot lead to an article page.
 SKIPPED_EXTENSIONS = [
     "pdf", "jpg", "jpeg", "png", "gif", "webp", "svg", "mp3", "mp4", "avi", "mov", "zip",
     "gz", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "css", "js", "xml", "json",
 ]  # fmt: skip
-
-
-def canonical_url(url: str) -> str:
-    """One spelling per article: no fragment, no tracking parameters, sorted query."""
-    query = urlsplit(url).query
-    tracking = [
-        key
-        for key, _value in parse_qsl(query, keep_blank_values=True)
-        if key.lower() in TRACKING_PARAMS or key.lower().startswith(TRACKING_PREFIXES)
-    ]
-    if tracking:
-        url = url_query_cleaner(url, tracking, remove=True, keep_fragments=False)
-    return canonicalize_url(url, keep_fragments=False)
 
 
 def parse_listing_date(value: str | None) -> datetime | None:

@@ -1,0 +1,27 @@
+"""One spelling per article URL: what the news spider and its middlewares compare."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+# Query parameters that say where a reader came from, never which article it is.
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_hsenc",
+     "_hsmi", "ref", "ref_src", "cmpid", "xtor", "at_medium", "at_campaign"}
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_",)
+
+
+def canonical_url(url: str) -> str:
+    """One spelling per article: no fragment, no tracking parameters, sorted query."""
+    query = urlsplit(url).query
+    tracking = [
+        key
+        for key, _value in parse_qsl(query, keep_blank_values=True)
+        if key.lower() in TRACKING_PARAMS or key.lower().startswith(TRACKING_PREFIXES)
+    ]
+    if tracking:
+        url = url_query_cleaner(url, tracking, remove=True, keep_fragments=False)
+    return canonicalize_url(url, keep_fragments=False)
