@@ -8,11 +8,12 @@ import ipaddress
 import logging
 import socket
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+from w3lib.url import safe_url_string
 
-from crawler.urls import canonical_url
+from crawler.urls import canonical_url, in_domains
 from db.store import Store, utcnow
 from pipelines.storage import StoragePipeline, store_closing
 
@@ -27,6 +28,10 @@ ARTICLE_META = "news_article"
 LISTING_META = "news_listing"
 # Set on a listing's response: when the store last fetched it in full (None: never).
 PREVIOUS_FETCH_META = "news_previous_fetch"
+
+
+class Refused(IgnoreRequest):
+    """A request refused by one of our middlewares, which has logged and counted why."""
 
 
 def stored_store(crawler: Crawler) -> Any:
@@ -79,7 +84,7 @@ class PrivateAddressGuard:
                 host,
                 ", ".join(refused),
             )
-            raise IgnoreRequest(f"private address: {request.url}")
+            raise Refused(f"private address: {request.url}")
 
 
 def _is_ip(host: str) -> bool:
@@ -93,6 +98,46 @@ def _is_ip(host: str) -> bool:
 async def _resolve(host: str) -> list[str]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     return sorted({str(info[4][0]) for info in infos})
+
+
+class RedirectGuard:
+    """Refuses a redirect back to a URL its chain has already visited (A → B → A), which
+    the scheduler's duplicate filter would otherwise drop without a word, and a redirect to
+    anything but http(s) or outside the spider's allowed domains. Chains that never repeat
+    end at ``REDIRECT_MAX_TIMES``.
+    Stats: ``news/dropped/redirect_loop``, ``…/unsupported_scheme``, ``…/offsite``.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RedirectGuard:
+        return cls(crawler)
+
+    def process_response(
+        self, request: Request, response: Response, spider: Any = None
+    ) -> Response:
+        location = response.headers.get("Location")
+        if not (300 <= response.status < 400 and location):
+            return response
+        target = safe_url_string(urljoin(request.url, location.decode("latin-1")))
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        if target in chain:
+            reason = "redirect_loop"
+        elif urlsplit(target).scheme not in ("http", "https"):
+            reason = "unsupported_scheme"
+        elif (domains := getattr(self.crawler.spider, "allowed_domains", None)) and not (
+            in_domains(target, domains)
+        ):
+            # Scrapy's offsite filter would drop it too, but silently.
+            reason = "offsite"
+        else:
+            return response
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"news/dropped/{reason}")
+        logger.warning("Skipped %s: %s (%s)", chain[0], reason, " → ".join([*chain, target]))
+        raise Refused(f"{reason}: {request.url}")
 
 
 class StoredArticleFilter:

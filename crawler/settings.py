@@ -17,6 +17,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.PrivateAddressGuard": 40,
     "crawler.middlewares.StoredArticleFilter": 50,
     "crawler.middlewares.ConditionalListings": 60,
+    # After the redirect middleware (600) in response order: sees the 3xx first.
+    "crawler.middlewares.RedirectGuard": 610,
 }
 
 EXTENSIONS = {
@@ -28,6 +30,14 @@ USER_AGENT = "newsdedup/0.1"
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 AUTOTHROTTLE_ENABLED = True
 FEED_EXPORT_ENCODING = "utf-8"
+# Limits for untrusted servers (see README, "Limits"). An article page is never near 16 MiB;
+# sitemaps and feeds get NEWS_LISTING_MAX_BYTES instead. The size limits hold after
+# decompression, which is what stops a gzip bomb. The timeout is for the whole download, so
+# a server that drips one byte a second is cut off too.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+DOWNLOAD_TIMEOUT = 30
+REDIRECT_MAX_TIMES = 10
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False
 # Cron runs need no control port.
@@ -56,6 +66,12 @@ NEWS_DEDUP_THRESHOLD = 0.45
 NEWS_ALLOW_PRIVATE_ADDRESSES = False
 # The news spider follows links from start pages this many hops deep.
 NEWS_FOLLOW_DEPTH = 1
+# Sitemap indexes nest at most this deep below a given sitemap; each sitemap file is read up
+# to this many entries (the sitemap protocol's own limit); sitemaps and feeds may be this
+# large after decompression (the protocol's 50 MB).
+NEWS_SITEMAP_DEPTH = 3
+NEWS_SITEMAP_MAX_URLS = 50_000
+NEWS_LISTING_MAX_BYTES = 50 * 1024 * 1024
 # Request article URLs again even when they are already stored.
 NEWS_REFRESH = False
 # The files source skips files larger than this many bytes.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
@@ -25,3 +26,9 @@ def canonical_url(url: str) -> str:
     if tracking:
         url = url_query_cleaner(url, tracking, remove=True, keep_fragments=False)
     return canonicalize_url(url, keep_fragments=False)
+
+
+def in_domains(url: str, domains: Iterable[str]) -> bool:
+    """Whether URL's host is one of DOMAINS or a subdomain of one (ports are ignored)."""
+    host = urlsplit(url).hostname or ""
+    return any(host == d or host.endswith(f".{d}") for d in domains)

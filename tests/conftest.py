@@ -7,8 +7,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT.parent / "shared" / "seeds"
 SAMPLE = ROOT / "samples" / "news"
+# Politeness is for other people's servers; the test sites are our own, on loopback.
+FAST = ("AUTOTHROTTLE_ENABLED=False", "DOWNLOAD_DELAY=0", "NEWS_ALLOW_PRIVATE_ADDRESSES=True")
 
 
 @dataclass
@@ -51,6 +53,37 @@ def run_scrapy(
         check=False,
     )
     return CrawlResult(proc.returncode, proc.stdout, proc.stderr, database)
+
+
+@dataclass
+class Site:
+    port: int
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def requests(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+
+@contextmanager
+def serving(log: Path, script: str = "site_server.py") -> Iterator[Site]:
+    """A test site (tests/site_server.py unless SCRIPT names another) in a process of its
+    own, on a free loopback port, logging the requests it gets to LOG."""
+    log.parent.mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / script), str(log)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        yield Site(int(proc.stdout.readline()), log)
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture

@@ -3,47 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from crawler.urls import canonical_url
-from tests.conftest import ROOT, CrawlResult, run_scrapy
-
-
-@dataclass
-class Site:
-    port: int
-    log: Path
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def requests(self) -> list[str]:
-        return self.log.read_text().splitlines() if self.log.exists() else []
-
-
-@contextmanager
-def serving(log: Path) -> Iterator[Site]:
-    """tests/site_server.py in a process of its own, on a free loopback port."""
-    log.parent.mkdir(exist_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "site_server.py"), str(log)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    try:
-        yield Site(int(proc.stdout.readline()), log)
-    finally:
-        proc.kill()
-        proc.wait()
+from tests.conftest import FAST, CrawlResult, Site, run_scrapy, serving
 
 
 @pytest.fixture
@@ -58,10 +24,6 @@ def partner(tmp_path: Path) -> Iterator[Site]:
     """A partner that republishes one article, on another host and port."""
     with serving(tmp_path / "partner" / "requests.log") as server:
         yield server
-
-
-# Politeness is for other people's servers; the test site is our own, on loopback.
-FAST = ("AUTOTHROTTLE_ENABLED=False", "DOWNLOAD_DELAY=0", "NEWS_ALLOW_PRIVATE_ADDRESSES=True")
 
 
 def crawl_publisher(site: Site, database: Path) -> CrawlResult:

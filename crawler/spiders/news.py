@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
@@ -11,19 +12,34 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from lxml import etree
 from scrapy import Request
-from scrapy.exceptions import NotConfigured
-from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest, NotConfigured
+from scrapy.http import HtmlResponse, Response, TextResponse, XmlResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import SitemapSpider
+from scrapy.utils.gz import gunzip, gzip_magic_number
+from scrapy.utils.sitemap import Sitemap
+from twisted.internet.error import TimeoutError as ConnectTimeoutError
 from twisted.python.failure import Failure
 
 from crawler.items import ArticleItem
-from crawler.middlewares import ARTICLE_META, LISTING_META, PREVIOUS_FETCH_META
-from crawler.urls import canonical_url
+from crawler.middlewares import ARTICLE_META, LISTING_META, PREVIOUS_FETCH_META, Refused
+from crawler.urls import canonical_url, in_domains
 from db.store import utcnow
 
 logger = logging.getLogger(__name__)
+
+# How deep sitemap indexes may nest below a sitemap given on the command line.
+SITEMAP_DEPTH_META = "news_sitemap_depth"
+
+# What Scrapy's IgnoreRequest messages mean, as drop reasons.
+IGNORED_REASONS = {
+    "Filtered offsite request": "offsite",
+    "Forbidden by robots.txt": "robots_txt",
+    "max redirections reached": "too_many_redirects",
+    "exceeded DOWNLOAD_MAXSIZE": "too_large",
+}
 
 # Links that cannot lead to an article page.
 SKIPPED_EXTENSIONS = [
@@ -47,6 +63,25 @@ def parse_listing_date(value: str | None) -> datetime | None:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
+
+
+# A document type declaration, with its internal subset if it has one.
+DOCTYPE_RE = re.compile(rb"<!DOCTYPE\b[^\[>]*(?:\[.*?\]\s*)?>", re.DOTALL)
+
+
+def without_dtd(body: bytes) -> bytes | None:
+    """BODY without its DOCTYPE, if that declares entities; otherwise None.
+
+    Sitemaps and feeds have no use for entity declarations: a listing that makes them is
+    attacking the parser (entity expansion, external entities). libxml2 never resolves
+    them here, but on meeting an expansion bomb it stops parsing, which would lose the good
+    entries after it. Without the declarations, the references are only unknown entities.
+    """
+    start = body.find(b"<!DOCTYPE", 0, 4096)
+    match = DOCTYPE_RE.match(body, start) if start >= 0 else None
+    if match is None or b"<!ENTITY" not in match.group(0):
+        return None
+    return body[:start] + body[match.end() :]
 
 
 def split_urls(value: str | None) -> list[str]:
@@ -106,7 +141,11 @@ class NewsSpider(SitemapSpider):
         # Domains are checked on the link's host below: LinkExtractor's allow_domains
         # compares the host with its port.
         self.links = LinkExtractor(deny_extensions=SKIPPED_EXTENSIONS)
-        self.follow_depth = 1  # NEWS_FOLLOW_DEPTH, set by from_crawler
+        # Limits, set by from_crawler from NEWS_FOLLOW_DEPTH and NEWS_SITEMAP_*.
+        self.follow_depth = 1
+        self.sitemap_depth = 3
+        self.sitemap_max_urls = 50_000
+        self.listing_max_bytes = 50 * 1024 * 1024
         self.reached = 0  # sources (listings and start pages) that answered
         # When the sitemap being read was last read in full (set per response).
         self._listing_since: datetime | None = None
@@ -114,7 +153,13 @@ class NewsSpider(SitemapSpider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.follow_depth = crawler.settings.getint("NEWS_FOLLOW_DEPTH")
+        settings = crawler.settings
+        spider.follow_depth = settings.getint("NEWS_FOLLOW_DEPTH")
+        spider.sitemap_depth = settings.getint("NEWS_SITEMAP_DEPTH")
+        spider.sitemap_max_urls = settings.getint("NEWS_SITEMAP_MAX_URLS")
+        spider.listing_max_bytes = settings.getint("NEWS_LISTING_MAX_BYTES")
+        if min(spider.sitemap_max_urls, spider.listing_max_bytes) <= 0:
+            raise NotConfigured("NEWS_SITEMAP_MAX_URLS and NEWS_LISTING_MAX_BYTES must be > 0")
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
@@ -124,16 +169,9 @@ class NewsSpider(SitemapSpider):
             )
             return
         for url in self.sitemap_urls:
-            yield Request(
-                url,
-                callback=self._parse_sitemap,
-                errback=self.fetch_error,
-                meta={LISTING_META: True},
-            )
+            yield self.listing_request(url, self._parse_sitemap, depth=0)
         for url in self.feed_urls:
-            yield Request(
-                url, callback=self.parse_feed, errback=self.fetch_error, meta={LISTING_META: True}
-            )
+            yield self.listing_request(url, self.parse_feed)
         for url in self.start_pages:
             yield Request(
                 url, callback=self.parse_start, errback=self.fetch_error, meta={"hops": 0}
@@ -141,20 +179,94 @@ class NewsSpider(SitemapSpider):
 
     # -- discovery ---------------------------------------------------------------------------
 
+    def listing_request(self, url: str, callback: Any, depth: int = 0) -> Request:
+        """Sitemaps and feeds may be larger than an article page, up to
+        NEWS_LISTING_MAX_BYTES (after decompression)."""
+        return Request(
+            url,
+            callback=callback,
+            errback=self.fetch_error,
+            meta={
+                LISTING_META: True,
+                SITEMAP_DEPTH_META: depth,
+                "download_maxsize": self.listing_max_bytes,
+            },
+        )
+
     def _parse_sitemap(self, response: Response) -> Iterator[Any]:
+        """Streams the sitemap: entries are parsed and turned into requests one at a time,
+        and at most NEWS_SITEMAP_MAX_URLS of them are read, so a huge sitemap costs no more
+        memory than its body."""
         self.reached += 1
         if response.status == 304:
             return  # unchanged since the last run that read it
-        # SitemapSpider yields requests for the article URLs (callback: parse) and for the
-        # sitemaps of an index; sitemap_filter below sees the entries in between.
+        body = self.sitemap_body(response)
+        if body is None:
+            return
+        defused = without_dtd(body)
+        if defused is not None:
+            self.count_entities(response.url)
+            body = defused
+        try:
+            sitemap = Sitemap(body)
+        except (etree.LxmlError, StopIteration) as exc:
+            self.count("invalid_sitemap", response.url, f"not XML: {exc or 'empty'}")
+            return
+        depth = int(response.meta.get(SITEMAP_DEPTH_META, 0))
+        if sitemap.type not in ("sitemapindex", "urlset"):
+            self.count("invalid_sitemap", response.url, f"root element is {sitemap.type!r}")
+            return
+        if sitemap.type == "sitemapindex" and depth >= self.sitemap_depth:
+            self.count(
+                "sitemap_depth",
+                response.url,
+                f"sitemap index nested deeper than NEWS_SITEMAP_DEPTH ({self.sitemap_depth})",
+            )
+            return
         self._listing_since = response.meta.get(PREVIOUS_FETCH_META)
-        for request in super()._parse_sitemap(response):
-            if request.callback == self.parse:
-                yield from self.article_requests([request.url])
-            else:
-                yield request.replace(
-                    errback=self.fetch_error, meta={**request.meta, LISTING_META: True}
+        entries = iter(self.sitemap_filter(sitemap))
+        for read in range(self.sitemap_max_urls + 1):
+            try:
+                entry = next(entries, None)
+            except etree.LxmlError as exc:
+                self.count(
+                    "invalid_sitemap", response.url, f"unreadable after {read} entries: {exc}"
                 )
+                return
+            if entry is None:
+                return
+            if read == self.sitemap_max_urls:
+                self.count(
+                    "sitemap_truncated",
+                    response.url,
+                    f"more than NEWS_SITEMAP_MAX_URLS ({self.sitemap_max_urls}) entries; "
+                    "the rest are not read",
+                )
+                return
+            url = response.urljoin(entry["loc"])
+            if sitemap.type == "urlset":
+                yield from self.article_requests([url])
+            elif self.allowed_url(url, response.url):
+                yield self.listing_request(url, self._parse_sitemap, depth=depth + 1)
+
+    def sitemap_body(self, response: Response) -> bytes | None:
+        """The XML of a sitemap, gunzipped within NEWS_LISTING_MAX_BYTES, or None (counted)."""
+        if gzip_magic_number(response):
+            try:
+                return gunzip(response.body, max_size=self.listing_max_bytes)
+            except ValueError:
+                self.count(
+                    "too_large",
+                    response.url,
+                    f"gzipped sitemap over NEWS_LISTING_MAX_BYTES ({self.listing_max_bytes} B)",
+                )
+            except (OSError, EOFError) as exc:
+                self.count("invalid_sitemap", response.url, f"corrupt gzip: {exc}")
+            return None
+        if isinstance(response, XmlResponse) or response.body.lstrip()[:1] == b"<":
+            return response.body
+        self.count("invalid_sitemap", response.url, "neither XML nor gzipped XML")
+        return None
 
     def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """Entries whose lastmod is older than the last full read of their sitemap are
@@ -175,6 +287,7 @@ class NewsSpider(SitemapSpider):
             self.count("not_a_feed", response.url, "the feed is not text")
             return
         since = response.meta.get(PREVIOUS_FETCH_META)
+        response = self.defused(response, response.body)
         selector = response.selector
         selector.remove_namespaces()
         entries = selector.xpath("//item | //entry")
@@ -186,25 +299,50 @@ class NewsSpider(SitemapSpider):
                 entry.xpath("link/text()").get()
                 or entry.xpath("link[not(@rel) or @rel='alternate']/@href").get()
             )
+            if not (link and link.strip()):
+                self.count("feed_entry_without_link", response.url, "an entry has no link")
+                continue
             date = parse_listing_date(
                 entry.xpath("pubDate/text() | updated/text() | published/text()").get()
             )
             if since is not None and date is not None and date < since:
                 self.crawler.stats.inc_value("news/listings/entries_unchanged")
                 continue
-            if link:
-                links.append(response.urljoin(link.strip()))
+            links.append(response.urljoin(link.strip()))
         yield from self.article_requests(links)
+
+    def defused(self, response: TextResponse, body: bytes) -> TextResponse:
+        defused = without_dtd(body)
+        if defused is None:
+            return response
+        self.count_entities(response.url)
+        return response.replace(body=defused)
+
+    def count_entities(self, url: str) -> None:
+        self.count("xml_entities", url, "entity declarations removed; the rest is read")
 
     def parse_start(self, response: Response) -> Iterator[Any]:
         if isinstance(response, HtmlResponse):
             hops = int(response.meta.get("hops", 0))
             self.reached += hops == 0
+            links = [link.url for link in self.links.extract_links(response)]
             if hops < self.follow_depth:
-                links = [link.url for link in self.links.extract_links(response)]
-                yield from self.article_requests(
-                    [url for url in links if self.in_scope(url)], hops=hops + 1
-                )
+                # Pages link to other sites all the time: counted, but not worth a warning.
+                # Other schemes go on, to be refused (and counted) by article_requests.
+                inside = [
+                    url
+                    for url in links
+                    if self.in_scope(url) or urlsplit(url).scheme not in ("http", "https")
+                ]
+                if len(inside) < len(links):
+                    self.crawler.stats.inc_value(
+                        "news/listings/links_offsite", len(links) - len(inside)
+                    )
+                yield from self.article_requests(inside, hops=hops + 1)
+            elif links:
+                # Every article page has links; not following them is the normal case,
+                # and what ends endless pagination.
+                self.crawler.stats.inc_value("news/listings/links_beyond_depth", len(links))
             if hops > 0:
                 yield from self.parse(response)
 
@@ -212,7 +350,7 @@ class NewsSpider(SitemapSpider):
         """Requests for candidate article pages; StoredArticleFilter skips stored ones."""
         for raw in urls:
             url = canonical_url(raw)
-            if urlsplit(url).scheme not in ("http", "https"):
+            if not self.allowed_url(url, raw):
                 continue
             if hops is None:
                 yield Request(
@@ -226,9 +364,19 @@ class NewsSpider(SitemapSpider):
                     meta={"hops": hops, ARTICLE_META: True},
                 )
 
+    def allowed_url(self, url: str, shown: str) -> bool:
+        """Only http(s) URLs within the allowed domains are requested; others are counted."""
+        scheme = urlsplit(url).scheme
+        if scheme not in ("http", "https"):
+            self.count("unsupported_scheme", shown[:200], f"scheme {scheme or 'none'!r}")
+            return False
+        if not self.in_scope(url):
+            self.count("offsite", shown[:200], f"outside {', '.join(self.allowed_domains)}")
+            return False
+        return True
+
     def in_scope(self, url: str) -> bool:
-        host = urlsplit(url).hostname or ""
-        return any(host == d or host.endswith(f".{d}") for d in self.allowed_domains)
+        return in_domains(url, self.allowed_domains)
 
     # -- articles ----------------------------------------------------------------------------
 
@@ -272,12 +420,19 @@ class NewsSpider(SitemapSpider):
     def fetch_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
+        if isinstance(failure.value, Refused):
+            return  # the middleware that refused it has logged and counted it
         response = getattr(failure.value, "response", None)
         message = failure.getErrorMessage()
         if response is not None:
             self.count(f"http_{response.status}", url, f"HTTP {response.status}")
+        elif isinstance(failure.value, IgnoreRequest):
+            reason = next((r for m, r in IGNORED_REASONS.items() if m in message), "ignored")
+            self.count(reason, url, message)
         elif "download max size" in message or "download warn size" in message:
             self.count("too_large", url, message)
+        elif isinstance(failure.value, (DownloadTimeoutError, ConnectTimeoutError)):
+            self.count("timeout", url, message)
         else:
             self.count("fetch_error", url, message)
 

@@ -1,0 +1,221 @@
+"""The news spider against a hostile server (tests/hostile_site.py): every attack is refused
+with a logged reason and a count, and the good articles beside it are stored."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAST, ROOT, CrawlResult, Site, scrapy_command, serving
+from tests.hostile_site import GOOD, SECRET
+
+GOOD_PATHS = list(GOOD)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    with serving(tmp_path_factory.mktemp("hostile") / "requests.log", "hostile_site.py") as site:
+        yield site
+
+
+def crawl(site: Site, database: Path, *sources: str, settings: tuple[str, ...] = ()) -> Crawled:
+    """`scrapy crawl news` with SOURCES given as "sitemap=/path" etc. on the hostile site."""
+    args = ["crawl", "news"]
+    for source in sources:
+        kind, path = source.split("=", 1)
+        args += ["-a", f"{kind}={','.join(site.base + p for p in path.split(','))}"]
+    command = scrapy_command(args, database, *FAST, "RETRY_TIMES=0", *settings)
+    proc = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    stdout, stderr = proc.communicate(timeout=120)
+    return Crawled(proc.returncode, stdout, stderr, database)
+
+
+class Crawled(CrawlResult):
+    def reasons(self) -> dict[str, int]:
+        [(reasons,)] = self.rows("SELECT dropped_reasons FROM crawl_runs ORDER BY id DESC LIMIT 1")
+        return dict(json.loads(reasons))
+
+    def stored_paths(self, base: str) -> set[str]:
+        return {url.removeprefix(base) for (url,) in self.rows("SELECT url FROM articles")}
+
+    def logged(self, url: str, reason: str) -> bool:
+        return f"Skipped {url}: {reason} (" in self.stderr
+
+
+def crawl_rss(command: list[str]) -> tuple[int, int]:
+    """Runs COMMAND; its exit status and its own peak resident set size in bytes."""
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss * 1024  # Linux reports kibibytes
+
+
+def test_xml_entities_are_never_expanded_or_fetched(hostile, tmp_path):
+    result = crawl(
+        hostile,
+        tmp_path / "news.db",
+        "sitemap=/laughs-sitemap.xml,/xxe-sitemap.xml",
+        "feed=/laughs-feed.xml,/xxe-feed.xml",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The good entry beside each attack was read and its article stored.
+    assert result.stored_paths(hostile.base) == set(GOOD_PATHS[:4])
+    # No entity was resolved: not the billion laughs, not the local file, not the URL.
+    requested = hostile.requests()
+    assert not any("/xxe-probe" in line or SECRET in line or "lollol" in line for line in requested)
+    assert result.rows("SELECT COUNT(*) FROM articles WHERE text LIKE ? OR url LIKE ?",
+                       f"%{SECRET}%", f"%{SECRET}%") == [(0,)]  # fmt: skip
+    # Each listing's declarations were removed, logged and counted; the references left
+    # behind became the site's root, requested once (a 404).
+    assert result.reasons() == {"xml_entities": 4, "http_404": 1}
+    for listing in ("laughs-sitemap", "xxe-sitemap", "laughs-feed", "xxe-feed"):
+        assert result.logged(f"{hostile.base}/{listing}.xml", "xml_entities")
+
+
+def test_compression_bombs_and_corrupt_gzip(hostile, tmp_path):
+    result = crawl(
+        hostile,
+        tmp_path / "news.db",
+        f"sitemap=/bomb-sitemap.xml.gz,/corrupt-sitemap.xml.gz,/list.xml?/bomb.html&{GOOD_PATHS[5]}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert GOOD_PATHS[5] in result.stored_paths(hostile.base)
+    reasons = result.reasons()
+    assert reasons["too_large"] == 2
+    assert reasons["invalid_sitemap"] == 1
+    # A 256 MiB gzip bomb served with Content-Encoding: stopped by DOWNLOAD_MAXSIZE.
+    assert result.logged(f"{hostile.base}/bomb.html", "too_large")
+    assert "exceeded DOWNLOAD_MAXSIZE (16777216 B) during decompression" in result.stderr
+    # The same bomb as a .xml.gz sitemap: stopped by NEWS_LISTING_MAX_BYTES.
+    assert result.logged(f"{hostile.base}/bomb-sitemap.xml.gz", "too_large")
+    assert result.logged(f"{hostile.base}/corrupt-sitemap.xml.gz", "invalid_sitemap")
+
+
+def test_malformed_feeds_and_sitemaps(hostile, tmp_path):
+    result = crawl(
+        hostile,
+        tmp_path / "news.db",
+        "feed=/truncated-feed.xml,/garbage-feed.xml,/html-feed.xml,/linkless-feed.xml",
+        "sitemap=/text-sitemap.xml,/rss-as-sitemap.xml",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The truncated feed's whole first item, and the linkless feed's good item, are read.
+    assert result.stored_paths(hostile.base) == {GOOD_PATHS[4], GOOD_PATHS[0]}
+    reasons = result.reasons()
+    assert reasons["not_a_feed"] == 2
+    assert reasons["feed_entry_without_link"] == 1
+    assert reasons["invalid_sitemap"] == 2
+    assert reasons["http_404"] == 1  # the truncated feed's cut-off link
+    assert result.logged(f"{hostile.base}/garbage-feed.xml", "not_a_feed")
+    assert result.logged(f"{hostile.base}/html-feed.xml", "not_a_feed")
+    assert result.logged(f"{hostile.base}/text-sitemap.xml", "invalid_sitemap")
+    assert "root element is 'rss'" in result.stderr
+
+
+def test_a_sitemap_of_a_million_urls_is_streamed_and_cut_off(hostile, tmp_path):
+    limits = ("NEWS_SITEMAP_MAX_URLS=300", "NEWS_LISTING_MAX_BYTES=64000000",
+              "CONCURRENT_REQUESTS_PER_DOMAIN=16", "LOG_LEVEL=WARNING")  # fmt: skip
+    args = ["crawl", "news", "-a", f"sitemap={hostile.base}/huge-sitemap.xml,"
+            f"{hostile.base}/list.xml?{GOOD_PATHS[0]}"]  # fmt: skip
+    small = ["crawl", "news", "-a", f"sitemap={hostile.base}/rss-as-sitemap.xml"]
+    baseline_status, baseline_rss = crawl_rss(
+        scrapy_command(small, tmp_path / "small.db", *FAST, *limits)
+    )
+    status, rss = crawl_rss(scrapy_command(args, tmp_path / "news.db", *FAST, *limits))
+    assert baseline_status == 0 and status == 0
+    result = Crawled(status, "", "", tmp_path / "news.db")
+    assert result.stored_paths(hostile.base) == {GOOD_PATHS[0]}
+    assert result.reasons() == {"sitemap_truncated": 1, "http_404": 300}
+    assert sum(" /n/" in line for line in hostile.requests()) == 300
+    # Streaming: the run costs less over the baseline than the tree that parsing the whole
+    # document at once would build, before a single request (measured here, with lxml).
+    load = f"from urllib.request import urlopen; body = urlopen('{hostile.base}/huge-sitemap.xml')"
+    _status, tree_rss = crawl_rss(
+        [sys.executable, "-c", f"import lxml.etree; {load}; lxml.etree.fromstring(body.read())"]
+    )
+    _status, empty_rss = crawl_rss([sys.executable, "-c", "import lxml.etree, urllib.request"])
+    assert rss - baseline_rss < tree_rss - empty_rss, (rss, baseline_rss, tree_rss, empty_rss)
+
+
+def test_links_to_other_schemes_and_hosts_are_not_followed(hostile, tmp_path):
+    result = crawl(
+        hostile,
+        tmp_path / "news.db",
+        "start=/schemes.html",
+        "sitemap=/schemes-sitemap.xml,/schemes-index.xml",
+        "feed=/schemes-feed.xml",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stored_paths(hostile.base) == set(GOOD_PATHS[1:4])
+    reasons = result.reasons()
+    # javascript:, data:, file: and ftp: links from the sitemap, the index and the feed.
+    # The page's javascript: and data: links are not links to Scrapy's link extractor,
+    # which passes on only its file: and ftp: links.
+    assert reasons["unsupported_scheme"] == 14
+    # From the sitemap, the index and the feed; the page's is only a statistic, as
+    # pages link to other sites all the time.
+    assert reasons["offsite"] == 3
+    assert "'news/listings/links_offsite': 1" in result.stderr
+    for scheme in ("javascript", "data", "file", "ftp"):
+        assert f"unsupported_scheme (scheme '{scheme}')" in result.stderr
+    assert result.logged("http://elsewhere.example/story.html", "offsite")
+    assert not any("passwd" in line or "x.html" in line for line in hostile.requests())
+
+
+def test_redirect_loops_chains_and_escapes(hostile, tmp_path):
+    result = crawl(hostile, tmp_path / "news.db", "sitemap=/redirects-sitemap.xml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stored_paths(hostile.base) == {GOOD_PATHS[4]}  # reached through /to-good
+    reasons = result.reasons()
+    assert reasons["redirect_loop"] == 1
+    assert reasons["too_many_redirects"] == 1
+    assert reasons["unsupported_scheme"] == 1
+    assert reasons["offsite"] == 1
+    assert result.logged(f"{hostile.base}/loop-a", "redirect_loop")
+    assert result.logged(f"{hostile.base}/chain/10", "too_many_redirects")
+    assert result.logged(f"{hostile.base}/to-file", "unsupported_scheme")
+    assert result.logged(f"{hostile.base}/to-elsewhere", "offsite")
+    # REDIRECT_MAX_TIMES (10) redirects were followed, then the chain was given up.
+    assert max(int(line.rsplit("/", 1)[1]) for line in hostile.requests()
+               if " /chain/" in line) == 10  # fmt: skip
+
+
+def test_endless_pagination_and_nested_sitemap_indexes_stop(hostile, tmp_path):
+    result = crawl(
+        hostile,
+        tmp_path / "news.db",
+        "start=/page/0",
+        "sitemap=/sitemap-chain/0",
+        settings=("NEWS_FOLLOW_DEPTH=3",),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    pages = [line.split()[1] for line in hostile.requests() if " /page/" in line]
+    assert sorted(pages) == ["/page/0", "/page/1", "/page/2", "/page/3"]
+    chain = [line.split()[1] for line in hostile.requests() if " /sitemap-chain/" in line]
+    assert sorted(chain) == [f"/sitemap-chain/{n}" for n in range(4)]
+    assert result.logged(f"{hostile.base}/sitemap-chain/3", "sitemap_depth")
+    assert result.reasons()["sitemap_depth"] == 1
+    # The articles linked from the pages within reach were stored.
+    assert result.stored_paths(hostile.base) == set(GOOD_PATHS[0:3])
+    assert "'news/listings/links_beyond_depth'" in result.stderr
+
+
+def test_slow_drip_and_stalled_responses_time_out(hostile, tmp_path):
+    result = crawl(
+        hostile, tmp_path / "news.db", "sitemap=/slow-sitemap.xml", settings=("DOWNLOAD_TIMEOUT=2",)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stored_paths(hostile.base) == {GOOD_PATHS[5]}
+    assert result.reasons() == {"timeout": 2}
+    assert result.logged(f"{hostile.base}/drip.html", "timeout")
+    assert result.logged(f"{hostile.base}/stall.html", "timeout")
+    [(status, errors)] = result.rows("SELECT status, errors FROM crawl_runs")
+    assert (status, errors) == ("finished", 0)
