@@ -37,8 +37,14 @@ SEARCH_SQL = text(
 )
 
 
+def literal(text: str) -> str:
+    """TEXT as an FTS5 phrase: its words in order, whatever operators or quotes it holds."""
+    return '"' + text.replace('"', '""') + '"'
+
+
 def search(store: Store, query: str, *, limit: int = 10) -> list[Hit]:
-    """Best matches first (title words weigh five times body words)."""
+    """Best matches first (title words weigh five times body words). QUERY is FTS5 syntax,
+    bound as a parameter; see literal() for plain text."""
     if store.conn.dialect.name != "sqlite":
         raise StoreError("full-text search needs a SQLite store (FTS5)")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import sqlite3
@@ -9,6 +10,8 @@ import subprocess
 import time
 from contextlib import closing
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT, run_scrapy, scrapy_command
 
@@ -134,7 +137,73 @@ def test_killed_runs_lose_and_duplicate_nothing(tmp_path):
     assert statuses == ["killed", "killed", "killed", "finished"]
 
 
-def test_sigterm_commits_and_closes_the_run_as_interrupted(tmp_path):
+def check_consistent(database: Path) -> None:
+    """What must hold of a store at any moment, even right after a SIGKILL."""
+    if not database.exists():
+        return
+    with closing(sqlite3.connect(database)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        try:
+            conn.execute("SELECT 1 FROM articles LIMIT 1")
+        except sqlite3.OperationalError:
+            return  # killed before the schema was created
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        dangling = conn.execute(
+            "SELECT COUNT(*) FROM articles a "
+            "LEFT JOIN articles c ON c.id = a.duplicate_of "
+            "LEFT JOIN stories s ON s.id = a.story_id "
+            "WHERE (a.duplicate_of IS NOT NULL AND c.id IS NULL) OR s.id IS NULL"
+        ).fetchall()
+        assert dangling == [(0,)]
+        [(urls, distinct)] = conn.execute("SELECT COUNT(url), COUNT(DISTINCT url) FROM articles")
+        assert urls == distinct
+
+
+KILL_TRIALS = 20
+KILL_SEED = int(os.environ.get("NEWSDEDUP_KILL_SEED", "20261122"))
+
+
+def test_twenty_kills_at_random_moments_lose_and_duplicate_nothing(tmp_path):
+    """A 1,000-article ingest SIGKILLed at a random moment (start-up, migration, mid-batch,
+    commit or close), then rerun: every time, the store is what one clean run makes."""
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 1000)
+    command = ["crawl", "files", "-a", f"path={corpus}"]
+    settings = ("NEWS_BATCH_SIZE=50", "LOG_LEVEL=WARNING")
+    started = time.monotonic()
+    clean = run_scrapy(command, tmp_path / "clean.db", *settings)
+    duration = time.monotonic() - started
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    expected = decisions(clean.database)
+    assert len(expected) == 1000
+
+    rng = random.Random(KILL_SEED)  # NEWSDEDUP_KILL_SEED replays another sequence
+    stored_at_kill = []
+    for trial in range(KILL_TRIALS):
+        database = tmp_path / f"trial-{trial}.db"
+        delay = rng.uniform(0, duration)
+        proc = subprocess.Popen(
+            scrapy_command(command, database, *settings),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        where = f"trial {trial}, killed after {delay:.2f} s (seed {KILL_SEED})"
+        check_consistent(database)
+        stored_at_kill.append(count_rows(database))
+        rerun = run_scrapy(command, database, *settings)
+        assert rerun.returncode == 0, (where, rerun.stderr[-2000:])
+        check_consistent(database)
+        assert decisions(database) == expected, where
+    # Most kills landed mid-ingest, not only before the first commit or after the last.
+    assert sum(0 < n < 1000 for n in stored_at_kill) >= KILL_TRIALS // 2, stored_at_kill
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_commits_and_closes_the_run_as_interrupted(tmp_path, signum):
     corpus = tmp_path / "corpus"
     write_corpus(corpus, 600)
     database = tmp_path / "news.db"
@@ -153,7 +222,7 @@ def test_sigterm_commits_and_closes_the_run_as_interrupted(tmp_path):
         if count_rows(database):
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     stdout, _stderr = proc.communicate(timeout=60)
     assert proc.returncode == 3
     with closing(sqlite3.connect(database)) as conn:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
-from tests.conftest import SAMPLE
+from tests.conftest import ROOT, SAMPLE, scrapy_command
 
 GOOD = sorted(SAMPLE.glob("fr-*.txt"))[:2]
 FRENCH = (
@@ -76,3 +77,34 @@ def test_hostile_files(tmp_path, crawl_files):
     assert "too_short: " in log and "only-boilerplate.txt: cleaned text has" in log
     assert "loop-a.txt: unreadable (broken symlink" in log
     assert "pipe.txt: not_a_file" in log
+
+
+HOSTILE_TITLE = """Robert'); DROP TABLE articles;-- "quoted" AND title:* NEAR(a b) OR ^x"""
+
+
+def test_hostile_title_and_url_are_stored_and_searched_verbatim(tmp_path, crawl_files):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    hostile = folder / "o'brien; DROP TABLE articles;--\".txt"
+    hostile.write_text(HOSTILE_TITLE + "\n" + FRENCH.split("\n", 1)[1] * 2, "utf-8")
+    (folder / GOOD[0].name).write_bytes(GOOD[0].read_bytes())
+    result = crawl_files(folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.rows("SELECT COUNT(*) FROM articles") == [(2,)]
+    [(title, url)] = result.rows("SELECT title, url FROM articles WHERE title LIKE ?", "Robert'%")
+    assert title == HOSTILE_TITLE
+    assert url == hostile.as_uri()
+
+    command = scrapy_command(["search", "--literal", HOSTILE_TITLE], result.database)
+    found = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.splitlines()[0].endswith(HOSTILE_TITLE)
+    assert found.stdout.splitlines()[-1] == "1 result"
+    # Without --literal the same words are FTS5 syntax, and malformed: refused, exit 2.
+    refused = subprocess.run(
+        scrapy_command(["search", HOSTILE_TITLE], result.database),
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "malformed search query" in refused.stderr
+    assert result.rows("SELECT COUNT(*) FROM articles") == [(2,)]

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from scrapy.exceptions import UsageError
 
 from crawler.cli import StoreCommand
-from db.search import QueryError, search
+from db.search import QueryError, literal, search
 from db.store import StoreError
 
 
@@ -24,6 +24,11 @@ class Command(StoreCommand):
         super().add_options(parser)
         parser.add_argument("--limit", type=int, default=10, help="at most N results")
         parser.add_argument("--json", action="store_true", help="JSON Lines output")
+        parser.add_argument(
+            "--literal",
+            action="store_true",
+            help="search for the words of QUERY as a phrase, ignoring FTS5 operators",
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
@@ -34,7 +39,8 @@ class Command(StoreCommand):
         if store is None:
             return
         try:
-            hits = search(store, " ".join(args), limit=opts.limit)
+            query = " ".join(args)
+            hits = search(store, literal(query) if opts.literal else query, limit=opts.limit)
         except (QueryError, StoreError) as exc:
             self.fail(str(exc), exitcode=2 if isinstance(exc, QueryError) else 1)
             return
