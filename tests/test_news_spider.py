@@ -85,6 +85,19 @@ def test_publisher_site_is_stored_once_and_cleanly(site, tmp_path):
     assert result.stdout.strip().splitlines()[-1].startswith("newsdedup: run 1 finished")
 
 
+def test_sitemaps_named_in_robots_txt_are_read(site, tmp_path):
+    result = run_scrapy(
+        ["crawl", "news", "-a", f"sitemap={site.base}/robots.txt"],
+        tmp_path / "news.db",
+        *FAST,
+        "RETRY_TIMES=2",
+        "DOWNLOAD_MAXSIZE=100000",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    stored = {url.removeprefix(site.base) for (url,) in result.rows("SELECT url FROM articles")}
+    assert stored == set(PUBLISHED)
+
+
 def test_second_run_requests_no_stored_article_and_finds_new_ones(site, tmp_path):
     database = tmp_path / "news.db"
     assert crawl_publisher(site, database).returncode == 0

@@ -19,7 +19,7 @@ from scrapy.http import HtmlResponse, Response, TextResponse, XmlResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import SitemapSpider
 from scrapy.utils.gz import gunzip, gzip_magic_number
-from scrapy.utils.sitemap import Sitemap
+from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.internet.error import TimeoutError as ConnectTimeoutError
 from twisted.python.failure import Failure
 
@@ -147,8 +147,6 @@ class NewsSpider(SitemapSpider):
         self.sitemap_max_urls = 50_000
         self.listing_max_bytes = 50 * 1024 * 1024
         self.reached = 0  # sources (listings and start pages) that answered
-        # When the sitemap being read was last read in full (set per response).
-        self._listing_since: datetime | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -200,6 +198,12 @@ class NewsSpider(SitemapSpider):
         self.reached += 1
         if response.status == 304:
             return  # unchanged since the last run that read it
+        depth = int(response.meta.get(SITEMAP_DEPTH_META, 0))
+        if urlsplit(response.url).path == "/robots.txt":
+            for url in sitemap_urls_from_robots(response.text, base_url=response.url):
+                if self.allowed_url(url, response.url):
+                    yield self.listing_request(url, self._parse_sitemap, depth=depth)
+            return
         body = self.sitemap_body(response)
         if body is None:
             return
@@ -212,7 +216,6 @@ class NewsSpider(SitemapSpider):
         except (etree.LxmlError, StopIteration) as exc:
             self.count("invalid_sitemap", response.url, f"not XML: {exc or 'empty'}")
             return
-        depth = int(response.meta.get(SITEMAP_DEPTH_META, 0))
         if sitemap.type not in ("sitemapindex", "urlset"):
             self.count("invalid_sitemap", response.url, f"root element is {sitemap.type!r}")
             return
@@ -223,8 +226,9 @@ class NewsSpider(SitemapSpider):
                 f"sitemap index nested deeper than NEWS_SITEMAP_DEPTH ({self.sitemap_depth})",
             )
             return
-        self._listing_since = response.meta.get(PREVIOUS_FETCH_META)
-        entries = iter(self.sitemap_filter(sitemap))
+        # Entries older than the last full read of this sitemap are unchanged since.
+        since = response.meta.get(PREVIOUS_FETCH_META)
+        entries = iter(sitemap)
         for read in range(self.sitemap_max_urls + 1):
             try:
                 entry = next(entries, None)
@@ -243,6 +247,10 @@ class NewsSpider(SitemapSpider):
                     "the rest are not read",
                 )
                 return
+            lastmod = parse_listing_date(entry.get("lastmod"))
+            if since is not None and lastmod is not None and lastmod < since:
+                self.crawler.stats.inc_value("news/listings/entries_unchanged")
+                continue
             url = response.urljoin(entry["loc"])
             if sitemap.type == "urlset":
                 yield from self.article_requests([url])
@@ -267,17 +275,6 @@ class NewsSpider(SitemapSpider):
             return response.body
         self.count("invalid_sitemap", response.url, "neither XML nor gzipped XML")
         return None
-
-    def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Entries whose lastmod is older than the last full read of their sitemap are
-        unchanged since: skipped."""
-        since = self._listing_since
-        for entry in entries:
-            lastmod = parse_listing_date(entry.get("lastmod"))
-            if since is not None and lastmod is not None and lastmod < since:
-                self.crawler.stats.inc_value("news/listings/entries_unchanged")
-                continue
-            yield entry
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
         self.reached += 1
