@@ -17,7 +17,9 @@ def test_second_run_exits_nonzero_while_the_first_finishes(tmp_path):
     write_corpus(corpus, 900)
     database = tmp_path / "news.db"
     first = subprocess.Popen(
-        scrapy_command(["crawl", "files", "-a", f"path={corpus}"], database),
+        # Small batches: the first commit comes early, and most of the run is still ahead
+        # while the second run starts up.
+        scrapy_command(["crawl", "files", "-a", f"path={corpus}"], database, "NEWS_BATCH_SIZE=20"),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
