@@ -1,4 +1,4 @@
-"""The item that travels spider → cleaning → dedup → storage."""
+"""The item that travels spider → cleaning → dedup → stories → storage."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ class ArticleItem:
     Spider: url, source, kind, raw, fetched_at (and metadata it already knows).
     Cleaning: title, text, author, site_name, published_at, language.
     Dedup: content_hash, signature, duplicate_of, similarity, story_id, dedup.
+    Stories: story_id (of a canonical article), story_signature, story_similarity.
     Storage: id.
     """
 
@@ -35,4 +36,6 @@ class ArticleItem:
     story_id: int | None = None
     # "new", "exact" or "near": how dedup classified the item.
     dedup: str = ""
+    story_signature: bytes | None = None
+    story_similarity: float | None = None
     id: int | None = None

@@ -8,6 +8,7 @@ COMMANDS_MODULE = "crawler.commands"
 ITEM_PIPELINES = {
     "pipelines.cleaning.CleaningPipeline": 100,
     "pipelines.dedup.DedupPipeline": 200,
+    "pipelines.stories.StoryPipeline": 250,
     "pipelines.storage.StoragePipeline": 300,
 }
 
@@ -62,6 +63,11 @@ NEWS_TRAILER_MARKERS: list[str] = []
 NEWS_MINHASH_PERM = 128
 NEWS_SHINGLE_SIZE = 3
 NEWS_DEDUP_THRESHOLD = 0.45
+# Same-story grouping over story features; chosen on samples/stories (see README, "Stories").
+NEWS_STORY_PERM = 128
+NEWS_STORY_THRESHOLD = 0.22
+# Two articles can share a story only if their dates (published, else fetched) are this close.
+NEWS_STORY_WINDOW_DAYS = 7.0
 # Let the news spider fetch from private, loopback and link-local addresses (tests, intranets).
 NEWS_ALLOW_PRIVATE_ADDRESSES = False
 # The news spider follows links from start pages this many hops deep.

@@ -22,7 +22,11 @@ class Base(DeclarativeBase):
 
 
 class Story(Base):
-    """A group of articles about the same news; for now one per duplicate group."""
+    """Articles about one event: near-duplicate groups joined by their story features.
+
+    A story absorbed into another by a merge keeps its row, with ``merged_into`` set to the
+    survivor, so its id still resolves; the counts are kept for live stories only.
+    """
 
     __tablename__ = "stories"
 
@@ -32,6 +36,31 @@ class Story(Base):
         ForeignKey("articles.id", use_alter=True, name="fk_stories_canonical_id")
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    merged_into: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", name="fk_stories_merged_into")
+    )
+    article_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    source_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    first_seen: Mapped[datetime | None] = mapped_column(DateTime)
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_stories_merged_into", "merged_into"),)
+
+
+class StoryMerge(Base):
+    """One story absorbed into another: when, by which run, and why."""
+
+    __tablename__ = "story_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    absorbed_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), nullable=False)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), nullable=False)
+    merged_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    similarity: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+
+    __table_args__ = (Index("ix_story_merges_absorbed_id", "absorbed_id"),)
 
 
 class CrawlRun(Base):
@@ -79,6 +108,11 @@ class Article(Base):
     similarity: Mapped[float | None] = mapped_column(Float)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), nullable=False)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    # MinHash of the story features (pipelines/storyfeatures.py); NULL until computed, which
+    # duplicates need only if they become canonical.
+    story_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The similarity by which a canonical article joined an existing story.
+    story_similarity: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         Index("ix_articles_content_hash", "content_hash"),

@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.engine import make_engine
-from db.models import Article, CrawlRun, Meta, Source, Story
+from db.models import Article, CrawlRun, Meta, Source, Story, StoryMerge
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ stories = cast(Table, Story.__table__)
 crawl_runs = cast(Table, CrawlRun.__table__)
 news_meta = cast(Table, Meta.__table__)
 sources = cast(Table, Source.__table__)
+story_merges = cast(Table, StoryMerge.__table__)
 
 
 class StoreError(Exception):
@@ -114,6 +115,18 @@ class ArticleRecord:
     duplicate_of: int | None = None
     similarity: float | None = None
     story_id: int | None = None
+    story_signature: bytes | None = None
+    story_similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class StoryMatch:
+    """A stored canonical article, as story grouping sees it."""
+
+    id: int
+    story_id: int
+    date: datetime
+    story_signature: bytes
 
 
 @dataclass(frozen=True)
@@ -402,6 +415,158 @@ class Store:
                 yield row.content_hash, row.signature
             last_id = rows[-1].id
 
+    # -- what story grouping asks -----------------------------------------------------------
+
+    def story_matches(self, hashes: list[str]) -> dict[str, StoryMatch]:
+        """Canonical articles with these content hashes and a story signature."""
+        if not hashes:
+            return {}
+        rows = self.conn.execute(
+            select(
+                articles.c.id,
+                articles.c.story_id,
+                articles.c.content_hash,
+                func.coalesce(articles.c.published_at, articles.c.fetched_at).label("date"),
+                articles.c.story_signature,
+            ).where(
+                articles.c.content_hash.in_(hashes),
+                articles.c.duplicate_of.is_(None),
+                articles.c.story_signature.is_not(None),
+            )
+        )
+        return {
+            row.content_hash: StoryMatch(
+                id=row.id, story_id=row.story_id, date=row.date, story_signature=row.story_signature
+            )
+            for row in rows
+        }
+
+    def iter_story_signatures(self, chunk: int = 10_000) -> Iterator[tuple[str, bytes]]:
+        """(content_hash, story_signature) of every canonical article that has one."""
+        last_id = 0
+        while True:
+            rows = self.conn.execute(
+                select(articles.c.id, articles.c.content_hash, articles.c.story_signature)
+                .where(
+                    articles.c.duplicate_of.is_(None),
+                    articles.c.story_signature.is_not(None),
+                    articles.c.id > last_id,
+                )
+                .order_by(articles.c.id)
+                .limit(chunk)
+            ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield row.content_hash, row.story_signature
+            last_id = rows[-1].id
+
+    def missing_story_signatures(self, chunk: int = 1000) -> list[tuple[int, str | None, str]]:
+        """(id, title, text) of up to CHUNK canonical articles with no story signature yet."""
+        rows = self.conn.execute(
+            select(articles.c.id, articles.c.title, articles.c.text)
+            .where(articles.c.duplicate_of.is_(None), articles.c.story_signature.is_(None))
+            .order_by(articles.c.id)
+            .limit(chunk)
+        ).all()
+        return [(row.id, row.title, row.text) for row in rows]
+
+    def set_story_signature(self, article_id: int, signature: bytes) -> None:
+        self.conn.execute(
+            update(articles).where(articles.c.id == article_id).values(story_signature=signature)
+        )
+
+    def merge_stories(
+        self,
+        survivor: int,
+        absorbed: Iterable[int],
+        *,
+        reason: str,
+        similarity: float | None,
+        run_id: int | None,
+    ) -> None:
+        """Move the articles of ABSORBED stories to SURVIVOR and record each merge. An absorbed
+        story keeps its row, pointing at the survivor, so its id still resolves."""
+        absorbed = sorted(set(absorbed) - {survivor})
+        if not absorbed:
+            return
+        try:
+            self._merge(survivor, absorbed, reason=reason, similarity=similarity, run_id=run_id)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot merge stories in {self.display_url}: {exc}") from exc
+
+    def _merge(
+        self,
+        survivor: int,
+        absorbed: list[int],
+        *,
+        reason: str,
+        similarity: float | None,
+        run_id: int | None,
+    ) -> None:
+        now = utcnow()
+        conn = self.conn
+        conn.execute(
+            update(articles).where(articles.c.story_id.in_(absorbed)).values(story_id=survivor)
+        )
+        # Earlier merges into an absorbed story now resolve to the survivor in one step.
+        conn.execute(
+            update(stories)
+            .where(stories.c.id.in_(absorbed) | stories.c.merged_into.in_(absorbed))
+            .values(merged_into=survivor)
+        )
+        conn.execute(
+            insert(story_merges),
+            [
+                {
+                    "absorbed_id": story,
+                    "survivor_id": survivor,
+                    "merged_at": now,
+                    "run_id": run_id,
+                    "similarity": similarity,
+                    "reason": reason,
+                }
+                for story in absorbed
+            ],
+        )
+        self.refresh_stories([survivor, *absorbed])
+
+    def refresh_stories(self, ids: Iterable[int]) -> None:
+        """Recompute the counts and dates of these stories from their articles."""
+        ids = sorted(set(ids))
+        if not ids:
+            return
+        try:
+            self._refresh(ids)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot update stories in {self.display_url}: {exc}") from exc
+
+    def _refresh(self, ids: list[int]) -> None:
+        member = articles.alias("member")
+
+        def of_story(column: Any) -> Any:
+            return select(column).where(member.c.story_id == stories.c.id).scalar_subquery()
+
+        self.conn.execute(
+            update(stories)
+            .where(stories.c.id.in_(ids))
+            .values(
+                article_count=of_story(func.count()),
+                source_count=of_story(func.count(member.c.source.distinct())),
+                first_seen=of_story(func.min(member.c.fetched_at)),
+                last_seen=of_story(func.max(member.c.fetched_at)),
+            )
+        )
+
+    def resolve_story(self, story_id: int) -> int | None:
+        """The live story an id stands for (itself, or the story it was merged into)."""
+        row = self.conn.execute(
+            select(stories.c.id, stories.c.merged_into).where(stories.c.id == story_id)
+        ).first()
+        if row is None:
+            return None
+        return int(row.merged_into or row.id)
+
     def count_articles(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(articles)).scalar_one())
 
@@ -444,6 +609,8 @@ class Store:
                 similarity=record.similarity,
                 story_id=story_id,
                 run_id=run_id,
+                story_signature=record.story_signature,
+                story_similarity=record.story_similarity,
             )
         ).inserted_primary_key
         assert article_pk is not None

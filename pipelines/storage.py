@@ -93,6 +93,8 @@ class StoragePipeline:
         self.failed = False
         # Dedup decisions of the open batch, counted in stats only once committed.
         self._pending: Counter[str] = Counter()
+        # Stories that gained articles in the open batch (their counts are refreshed at commit).
+        self._touched_stories: set[int] = set()
         self._batch_started = 0.0
 
     @classmethod
@@ -185,9 +187,12 @@ class StoragePipeline:
             duplicate_of=item.duplicate_of,
             similarity=item.similarity,
             story_id=item.story_id,
+            story_signature=item.story_signature,
+            story_similarity=item.story_similarity,
         )
         try:
             item.id, item.story_id = self.store.add_article(record, run_id=self.run_id)
+            self._touched_stories.add(item.story_id)
             if not self._pending:
                 self._batch_started = time.monotonic()
             self._pending[item.dedup or "new"] += 1
@@ -204,6 +209,9 @@ class StoragePipeline:
 
     def flush(self) -> None:
         if self.store is not None and self._pending:
+            # Story counts are kept per batch, in the batch's transaction.
+            self.store.refresh_stories(self._touched_stories)
+            self._touched_stories.clear()
             self.store.commit()
             logger.debug("Committed %d articles", self._pending.total())
             if self.stats is not None:
@@ -218,6 +226,7 @@ class StoragePipeline:
     def fail(self, exc: Exception) -> None:
         """A write failed: the open batch is lost to this run (the next run stores it)."""
         self._pending.clear()
+        self._touched_stories.clear()
         if self.store is not None:
             self.store.rollback()
         self.abort(f"store write failed, stopping the run: {exc}")

@@ -121,7 +121,11 @@ class Site(BaseHTTPRequestHandler):
                 )
             return self.send(404, "not found")
         if path == "/robots.txt":
-            return self.send(200, f"User-agent: *\nDisallow: /private/\nSitemap: {base}/sitemap_index.xml\n", "text/plain")
+            return self.send(
+                200,
+                f"User-agent: *\nDisallow: /private/\nSitemap: {base}/sitemap_index.xml\n",
+                "text/plain",
+            )
         if path == "/sitemap_index.xml":
             return self.send_listing(sitemap_index(base, articles), "application/xml")
         if path in ("/sitemap-en.xml", "/sitemap-fr.xml"):

@@ -1,0 +1,220 @@
+"""Stories stage: articles about the same event share a story, found by MinHash LSH over
+story features (pipelines/storyfeatures.py) within a time window."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+from scrapy.exceptions import NotConfigured
+
+from crawler.items import ArticleItem
+from db import Store, StoreError, StoryMatch
+from pipelines.dedup import SCHEME, SIGNATURE_DTYPE, estimated_jaccard
+from pipelines.storage import StoragePipeline
+from pipelines.storyfeatures import story_features
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+META_KEY = "story_minhash"
+# Another seed than dedup's: story and text signatures are unrelated.
+SEED = 2
+# Bands of two rows over every slot: story thresholds are low (about 0.2), where fewer,
+# longer bands would miss pairs (at Jaccard 0.25, 64 bands of 2 of 128 slots find a pair
+# 98 % of the time; datasketch's choice for 0.22, 36 bands of 2, 90 %). Candidates are
+# verified on their estimated Jaccard, so the extra ones cost only a look-up.
+ROWS_PER_BAND = 2
+
+
+class StorySigner:
+    def __init__(self, num_perm: int) -> None:
+        self.num_perm = num_perm
+        self._permutations = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
+
+    def params_json(self) -> str:
+        return json.dumps(
+            {"num_perm": self.num_perm, "seed": SEED, "scheme": SCHEME, "features": 1},
+            sort_keys=True,
+        )
+
+    def sign(self, title: str | None, text: str) -> tuple[bytes, MinHash | None]:
+        """The stored form of an article's story signature (b"" when it has no feature)."""
+        features = story_features(title, text)
+        if not features:
+            return b"", None
+        minhash = MinHash(
+            num_perm=self.num_perm, seed=SEED, permutations=self._permutations, scheme=SCHEME
+        )
+        minhash.update_batch(features)
+        return np.asarray(minhash.hashvalues, dtype=SIGNATURE_DTYPE).tobytes(), minhash
+
+    def load(self, signature: bytes) -> LeanMinHash:
+        return LeanMinHash(
+            seed=SEED, hashvalues=np.frombuffer(signature, dtype=SIGNATURE_DTYPE), scheme=SCHEME
+        )
+
+
+class StoryPipeline:
+    """Gives each new canonical article the story of the stored canonical articles whose
+    story features it shares (estimated Jaccard ≥ ``NEWS_STORY_THRESHOLD``) and whose date
+    lies within ``NEWS_STORY_WINDOW_DAYS`` of its own; duplicates already carry their
+    canonical's story. An article that matches several stories merges them into the oldest
+    one (``story_merges`` records it). Stats: ``news/stories/new``, ``…/joined``,
+    ``…/merged``.
+    """
+
+    def __init__(
+        self,
+        *,
+        num_perm: int,
+        threshold: float,
+        window: timedelta,
+        crawler: Crawler | None = None,
+        stats: StatsCollector | None = None,
+    ) -> None:
+        self.signer = StorySigner(num_perm)
+        self.threshold = threshold
+        self.window = window
+        self.crawler = crawler
+        self.stats = stats
+        self.store: Store | None = None
+        self.storage: StoragePipeline | None = None
+        self.lsh: MinHashLSH | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StoryPipeline:
+        settings = crawler.settings
+        num_perm = settings.getint("NEWS_STORY_PERM")
+        threshold = settings.getfloat("NEWS_STORY_THRESHOLD")
+        window = settings.getfloat("NEWS_STORY_WINDOW_DAYS")
+        if not 16 <= num_perm <= 1024:
+            raise NotConfigured(f"NEWS_STORY_PERM must be within 16..1024, got {num_perm}")
+        if not 0.0 < threshold <= 1.0:
+            raise NotConfigured(f"NEWS_STORY_THRESHOLD must be in (0, 1], got {threshold}")
+        if window <= 0:
+            raise NotConfigured(f"NEWS_STORY_WINDOW_DAYS must be > 0, got {window}")
+        return cls(
+            num_perm=num_perm,
+            threshold=threshold,
+            window=timedelta(days=window),
+            crawler=crawler,
+            stats=crawler.stats,
+        )
+
+    def open_spider(self) -> None:
+        storage = self.crawler.get_item_pipeline(StoragePipeline) if self.crawler else None
+        if storage is None:
+            raise NotConfigured("StoryPipeline needs StoragePipeline in ITEM_PIPELINES")
+        store = storage.open_store()
+        if store is None:
+            return  # storage logged why and is stopping the run
+        self.storage = storage
+        try:
+            self.attach(store)
+        except (NotConfigured, StoreError) as exc:
+            storage.abort(str(exc))
+
+    def attach(self, store: Store) -> None:
+        stored = store.get_meta(META_KEY)
+        if stored is None:
+            store.set_meta(META_KEY, self.signer.params_json())
+        elif stored != self.signer.params_json():
+            raise NotConfigured(
+                f"the store at {store.display_url} has story signatures made with {stored}; "
+                f"NEWS_STORY_PERM now gives {self.signer.params_json()}. Use the setting the "
+                "store was built with, or a new store."
+            )
+        self.store = store
+        filled = self.backfill(store)
+        num_perm = self.signer.num_perm
+        self.lsh = MinHashLSH(num_perm=num_perm, params=(num_perm // ROWS_PER_BAND, ROWS_PER_BAND))
+        loaded = 0
+        with self.lsh.insertion_session() as session:
+            for key, signature in store.iter_story_signatures():
+                if signature:
+                    session.insert(key, self.signer.load(signature), check_duplication=False)
+                    loaded += 1
+        logger.info(
+            "Story index loaded: %d canonical articles (threshold %.2f, window %s; %d signatures "
+            "computed now)",
+            loaded,
+            self.threshold,
+            self.window,
+            filled,
+        )
+
+    def backfill(self, store: Store) -> int:
+        """Story signatures for canonical articles that have none: stored before stories
+        existed, or duplicates that a dedup replay made canonical."""
+        filled = 0
+        while batch := store.missing_story_signatures():
+            for article_id, title, text in batch:
+                store.set_story_signature(article_id, self.signer.sign(title, text)[0])
+            filled += len(batch)
+            store.commit()
+        return filled
+
+    def close_spider(self) -> None:
+        self.lsh = None
+        self.store = None
+
+    def process_item(self, item: ArticleItem) -> ArticleItem:
+        store, lsh = self.store, self.lsh
+        if store is None or lsh is None or item.dedup != "new":
+            return item  # a duplicate has its canonical's story; storage handles a closed store
+        item.story_signature, minhash = self.signer.sign(item.title, item.text)
+        if minhash is None:
+            self.inc("new")
+            return item
+        keys = [str(key) for key in lsh.query(minhash)]
+        found = store.story_matches(keys)
+        for stale in set(keys) - found.keys():
+            lsh.remove(stale)  # its batch was never committed
+        matches = self.matches(item, found)
+        if matches:
+            survivor = min(story for story, _ in matches)
+            item.story_id = survivor
+            item.story_similarity = max(similarity for _, similarity in matches)
+            absorbed = {story for story, _ in matches} - {survivor}
+            if absorbed:
+                store.merge_stories(
+                    survivor,
+                    absorbed,
+                    reason=f"bridged by {item.url}: "
+                    + ", ".join(f"story {s} at {sim:.3f}" for s, sim in sorted(matches)),
+                    similarity=item.story_similarity,
+                    run_id=self.storage.run_id if self.storage else None,
+                )
+                logger.info("Stories %s merged into story %d, bridged by %s",
+                            sorted(absorbed), survivor, item.url)  # fmt: skip
+                self.inc("merged", len(absorbed))
+            self.inc("joined")
+        else:
+            self.inc("new")
+        if item.content_hash not in lsh:
+            lsh.insert(item.content_hash, minhash)
+        return item
+
+    def matches(self, item: ArticleItem, found: dict[str, StoryMatch]) -> list[tuple[int, float]]:
+        """(story, best similarity) of each story with a member close enough in features and
+        in time."""
+        date: datetime = item.published_at or item.fetched_at
+        signature = item.story_signature or b""
+        best: dict[int, float] = {}
+        for match in found.values():
+            similarity = estimated_jaccard(signature, match.story_signature)
+            if similarity >= self.threshold and abs(match.date - date) <= self.window:
+                best[match.story_id] = max(similarity, best.get(match.story_id, 0.0))
+        return sorted(best.items())
+
+    def inc(self, key: str, count: int = 1) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(f"news/stories/{key}", count)
