@@ -1,0 +1,133 @@
+"""Same-story grouping: seeds, the labelled story set, the time window, merges and stable ids."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, run_scrapy
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from dedup_quality import evaluate
+from story_quality import STORIES, evaluate_stories
+
+
+def stories_by_seed(result) -> dict[str, int]:
+    return {Path(url).name[:3]: story for url, story in result.rows(
+        "SELECT url, story_id FROM articles")}  # fmt: skip
+
+
+def test_seed_stories_in_any_order_and_across_reruns(seeds, tmp_path):
+    first = run_scrapy(["crawl", "files", "-a", f"path={seeds}"], tmp_path / "a.db")
+    assert first.returncode == 0, first.stderr[-2000:]
+    story = stories_by_seed(first)
+    # 001 and 002 report one deal in different words; 000, 003 and 004 are other news.
+    assert story["001"] == story["002"]
+    assert len({story[s] for s in ("000", "001", "003", "004")}) == 4
+    [(joined,)] = first.rows("SELECT story_similarity FROM articles WHERE url LIKE '%/002_%'")
+    assert joined >= 0.22  # NEWS_STORY_THRESHOLD
+
+    again = run_scrapy(["crawl", "files", "-a", f"path={seeds}"], tmp_path / "a.db")
+    assert again.returncode == 0
+    assert stories_by_seed(again) == story  # no id changes on a rerun
+    assert again.rows("SELECT COUNT(*) FROM stories") == [(4,)]
+
+    # The same files ingested in reverse order: other ids, the same grouping.
+    reversed_dir = tmp_path / "reversed"
+    reversed_dir.mkdir()
+    for rank, path in enumerate(sorted(seeds.iterdir(), reverse=True)):
+        shutil.copy(path, reversed_dir / f"{rank}-{path.name}")
+    other = run_scrapy(["crawl", "files", "-a", f"path={reversed_dir}"], tmp_path / "b.db")
+    assert other.returncode == 0, other.stderr[-2000:]
+    by_seed = {Path(url).name.split("-", 1)[1][:3]: s for url, s in other.rows(
+        "SELECT url, story_id FROM articles")}  # fmt: skip
+    assert by_seed["001"] == by_seed["002"]
+    assert len(set(by_seed.values())) == 4
+
+
+def test_labelled_story_set_scores():
+    stories = evaluate_stories()
+    assert stories.true_pairs >= 30
+    assert stories.f1 >= 0.9, stories
+    duplicates = evaluate()
+    assert duplicates.f1 >= 0.95, duplicates
+
+
+def test_near_duplicates_share_their_canonicals_story(crawl_files):
+    result = crawl_files(ROOT / "samples" / "news")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.rows(
+        "SELECT COUNT(*) FROM articles a JOIN articles c ON c.id = a.duplicate_of "
+        "WHERE a.story_id != c.story_id"
+    ) == [(0,)]
+    assert result.rows("SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL") == [(24,)]
+
+
+def test_a_bridging_article_merges_two_stories_and_the_old_id_resolves(tmp_path, crawl_files):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    # Two reports of one event that share too little to be grouped directly (0.18)…
+    for name in ("fr-solvane-usine-2", "fr-solvane-usine-3"):
+        shutil.copy(STORIES / f"{name}.txt", folder)
+    first = crawl_files(folder)
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = dict(first.rows("SELECT url, story_id FROM articles"))
+    assert len(set(before.values())) == 2
+    survivor, absorbed = sorted(set(before.values()))
+
+    # …and a third that is close to both.
+    shutil.copy(STORIES / "fr-solvane-usine-1.txt", folder)
+    second = crawl_files(folder)
+    assert second.returncode == 0, second.stderr[-2000:]
+    after = dict(second.rows("SELECT url, story_id FROM articles"))
+    assert set(after.values()) == {survivor}  # the older id survives, nothing renumbered
+    [(absorbed_id, survivor_id, run_id, reason)] = second.rows(
+        "SELECT absorbed_id, survivor_id, run_id, reason FROM story_merges"
+    )
+    assert (absorbed_id, survivor_id, run_id) == (absorbed, survivor, 2)
+    assert "fr-solvane-usine-1.txt" in reason
+    # The absorbed id still resolves to the story that holds its articles.
+    assert second.rows("SELECT COALESCE(merged_into, id) FROM stories WHERE id = ?", absorbed) == [
+        (survivor,)
+    ]
+    assert second.rows("SELECT story_id, articles, sources FROM stories_dedup") == [
+        (survivor, 3, 1)
+    ]
+    [(count, first_seen, last_seen)] = second.rows(
+        "SELECT article_count, first_seen, last_seen FROM stories WHERE id = ?", survivor
+    )
+    assert count == 3 and first_seen < last_seen
+    assert f"Stories [{absorbed}] merged into story {survivor}" in second.stderr
+
+
+def page(title: str, paragraphs: list[str], date: str) -> str:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        f'<html lang="en"><head><title>{title}</title>'
+        f'<meta property="article:published_time" content="{date}T09:00:00+00:00"></head>'
+        f"<body><article><h1>{title}</h1>{body}</article></body></html>"
+    )
+
+
+def test_the_time_window_keeps_a_later_event_apart(tmp_path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for name, date in (
+        ("en-kellerby-strike-1", "2026-01-05"),
+        ("en-kellerby-strike-2", "2026-03-20"),
+    ):
+        title, *paragraphs = (STORIES / f"{name}.txt").read_text("utf-8").splitlines()
+        (folder / f"{name}.html").write_text(page(title, paragraphs, date), "utf-8")
+
+    apart = run_scrapy(["crawl", "files", "-a", f"path={folder}"], tmp_path / "week.db")
+    assert apart.returncode == 0, apart.stderr[-2000:]
+    assert [d[:10] for (d,) in apart.rows("SELECT published_at FROM articles ORDER BY id")] == [
+        "2026-01-05", "2026-03-20"]  # fmt: skip
+    assert len(apart.rows("SELECT DISTINCT story_id FROM articles")) == 2
+
+    wide = run_scrapy(["crawl", "files", "-a", f"path={folder}"], tmp_path / "wide.db",
+                      "NEWS_STORY_WINDOW_DAYS=90")  # fmt: skip
+    assert wide.returncode == 0, wide.stderr[-2000:]
+    assert len(wide.rows("SELECT DISTINCT story_id FROM articles")) == 1
