@@ -368,6 +368,20 @@ class Store:
         )
         self.commit()
 
+    def close_maintenance_run(self, run_id: int, arguments: Mapping[str, object]) -> None:
+        """Close a run that changed the store without crawling (``scrapy dupes --apply``),
+        with what it did in its arguments. Not committed: it belongs to the change."""
+        self.conn.execute(
+            update(crawl_runs)
+            .where(crawl_runs.c.id == run_id)
+            .values(
+                finished_at=utcnow(),
+                status="finished",
+                finish_reason="applied",
+                arguments=json.dumps(arguments, sort_keys=True),
+            )
+        )
+
     # -- what dedup asks ---------------------------------------------------------------------
 
     def has_url(self, url: str) -> bool:
@@ -566,6 +580,43 @@ class Store:
         if row is None:
             return None
         return int(row.merged_into or row.id)
+
+    # -- what the dedup audit asks ------------------------------------------------------------
+
+    def iter_audit_rows(self) -> Iterator[Any]:
+        """Every article's dedup and story facts, in id order (the order a crawl saw them)."""
+        yield from self.conn.execute(
+            select(
+                articles.c.id,
+                articles.c.url,
+                articles.c.title,
+                articles.c.content_hash,
+                articles.c.signature,
+                articles.c.duplicate_of,
+                articles.c.similarity,
+                articles.c.story_id,
+                articles.c.story_similarity,
+            ).order_by(articles.c.id)
+        )
+
+    def article_texts(self, ids: Iterable[int]) -> dict[int, str]:
+        ids = sorted(set(ids))
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            select(articles.c.id, articles.c.text).where(articles.c.id.in_(ids))
+        )
+        return {row.id: row.text for row in rows}
+
+    def set_duplicate(
+        self, article_id: int, duplicate_of: int | None, similarity: float | None
+    ) -> None:
+        """Change one article's dedup decision (the audit's --apply)."""
+        self.conn.execute(
+            update(articles)
+            .where(articles.c.id == article_id)
+            .values(duplicate_of=duplicate_of, similarity=similarity)
+        )
 
     def count_articles(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(articles)).scalar_one())

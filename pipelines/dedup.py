@@ -32,6 +32,8 @@ SEED = 1
 # look-up while a false negative loses a duplicate: lean the band layout toward recall.
 LSH_WEIGHTS = (0.3, 0.7)
 META_KEY = "minhash"
+# Set by `scrapy dupes --threshold X --apply`: the threshold the stored decisions follow.
+THRESHOLD_META = "dedup_threshold"
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,14 @@ class DedupPipeline:
                 f"the store at {store.display_url} was signed with {stored}; "
                 f"NEWS_MINHASH_PERM / NEWS_SHINGLE_SIZE now give {self.params.as_json()}. "
                 "Use the settings the store was built with, or a new store."
+            )
+        applied = store.get_meta(THRESHOLD_META)
+        if applied is not None and float(applied) != self.threshold:
+            logger.warning(
+                "The store's duplicates were last decided at threshold %s (scrapy dupes "
+                "--apply); NEWS_DEDUP_THRESHOLD is %s, so this run decides differently",
+                applied,
+                self.threshold,
             )
         self.store = store
         self.index = NearDuplicateIndex(self.signer, self.threshold)

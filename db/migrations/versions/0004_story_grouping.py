@@ -50,18 +50,31 @@ UPDATE stories SET
 
 def upgrade() -> None:
     op.execute("DROP VIEW stories_dedup")
-    with op.batch_alter_table("stories") as batch:
-        batch.add_column(sa.Column("merged_into", sa.Integer))
-        batch.add_column(sa.Column("article_count", sa.Integer, nullable=False, server_default="0"))
-        batch.add_column(sa.Column("source_count", sa.Integer, nullable=False, server_default="0"))
-        batch.add_column(sa.Column("first_seen", sa.DateTime))
-        batch.add_column(sa.Column("last_seen", sa.DateTime))
-        batch.create_foreign_key("fk_stories_merged_into", "stories", ["merged_into"], ["id"])
-        batch.create_index("ix_stories_merged_into", ["merged_into"])
-    with op.batch_alter_table("articles") as batch:
-        # NULL: not computed yet (duplicates, and articles stored before this revision).
-        batch.add_column(sa.Column("story_signature", sa.LargeBinary))
-        batch.add_column(sa.Column("story_similarity", sa.Float))
+    # Plain ADD COLUMNs: SQLite's batch mode would copy and drop `stories`, which the foreign
+    # keys of `articles` forbid while they are enforced.
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite adds a column with a reference in place; Alembic only offers batch mode.
+        op.execute(
+            "ALTER TABLE stories ADD COLUMN merged_into INTEGER "
+            "CONSTRAINT fk_stories_merged_into REFERENCES stories (id)"
+        )
+    else:
+        op.add_column("stories", sa.Column("merged_into", sa.Integer))
+        op.create_foreign_key(
+            "fk_stories_merged_into", "stories", "stories", ["merged_into"], ["id"]
+        )
+    op.add_column(
+        "stories", sa.Column("article_count", sa.Integer, nullable=False, server_default="0")
+    )
+    op.add_column(
+        "stories", sa.Column("source_count", sa.Integer, nullable=False, server_default="0")
+    )
+    op.add_column("stories", sa.Column("first_seen", sa.DateTime))
+    op.add_column("stories", sa.Column("last_seen", sa.DateTime))
+    op.create_index("ix_stories_merged_into", "stories", ["merged_into"])
+    # NULL: not computed yet (duplicates, and articles stored before this revision).
+    op.add_column("articles", sa.Column("story_signature", sa.LargeBinary))
+    op.add_column("articles", sa.Column("story_similarity", sa.Float))
     op.create_table(
         "story_merges",
         sa.Column("id", sa.Integer, primary_key=True),

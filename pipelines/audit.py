@@ -1,0 +1,207 @@
+"""The dedup audit behind `scrapy dupes`: groups and stories as stored, the pairs nearest
+the threshold, and a replay of the dedup decisions at another threshold from the stored
+signatures (no re-crawl), with the changes it would make and, on request, makes."""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from datasketch import MinHashLSH
+
+from db import Store
+from pipelines.dedup import LSH_WEIGHTS, Signer, estimated_jaccard
+from pipelines.stories import StorySigner
+from pipelines.textnorm import normalize_text, words
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    url: str
+    title: str | None
+    content_hash: str
+    signature: bytes
+    duplicate_of: int | None
+    similarity: float | None
+    story_id: int
+    story_similarity: float | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    duplicate_of: int | None
+    similarity: float | None
+
+
+@dataclass(frozen=True)
+class Change:
+    article: int
+    before: Decision
+    after: Decision
+
+    @property
+    def kind(self) -> str:
+        if self.after.duplicate_of is None:
+            return "separated"
+        if self.before.duplicate_of is None:
+            return "joined"
+        return "moved"
+
+
+@dataclass
+class Audit:
+    rows: dict[int, Row]
+    groups: dict[int, list[Row]] = field(default_factory=dict)  # canonical id → duplicates
+    stories: dict[int, list[Row]] = field(default_factory=dict)  # story id → canonical members
+
+
+def load(store: Store) -> Audit:
+    rows = {r.id: Row(**r._asdict()) for r in store.iter_audit_rows()}
+    audit = Audit(rows)
+    groups: dict[int, list[Row]] = defaultdict(list)
+    stories: dict[int, list[Row]] = defaultdict(list)
+    for row in rows.values():
+        if row.duplicate_of is not None:
+            groups[row.duplicate_of].append(row)
+        else:
+            stories[row.story_id].append(row)
+    audit.groups = dict(groups)
+    audit.stories = {story: members for story, members in stories.items() if len(members) > 1}
+    return audit
+
+
+def replay(audit: Audit, signer: Signer, threshold: float) -> dict[int, Decision]:
+    """Every article's decision at THRESHOLD, made as the dedup stage makes it: in id order,
+    exact copies of a canonical first, then the most similar earlier canonical at or above
+    the threshold (ties to the oldest)."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=signer.params.num_perm, weights=LSH_WEIGHTS)
+    canonical_hashes: dict[str, int] = {}
+    signatures: dict[int, bytes] = {}
+    decisions: dict[int, Decision] = {}
+    for row in audit.rows.values():
+        decision = Decision(None, None)
+        if row.content_hash in canonical_hashes:
+            decision = Decision(canonical_hashes[row.content_hash], 1.0)
+        elif row.signature:
+            minhash = signer.from_bytes(row.signature)
+            best: tuple[float, int] | None = None
+            for candidate in sorted(int(key) for key in lsh.query(minhash)):
+                similarity = estimated_jaccard(row.signature, signatures[candidate])
+                if similarity >= threshold and (best is None or similarity > best[0]):
+                    best = (similarity, candidate)
+            if best is not None:
+                decision = Decision(best[1], best[0])
+        decisions[row.id] = decision
+        if decision.duplicate_of is None:
+            canonical_hashes.setdefault(row.content_hash, row.id)
+            if row.signature:
+                signatures[row.id] = row.signature
+                lsh.insert(str(row.id), signer.from_bytes(row.signature))
+    return decisions
+
+
+def changes(audit: Audit, decisions: dict[int, Decision]) -> list[Change]:
+    found = []
+    for row in audit.rows.values():
+        before = Decision(row.duplicate_of, row.similarity)
+        after = decisions[row.id]
+        if before.duplicate_of != after.duplicate_of:
+            found.append(Change(row.id, before, after))
+    return found
+
+
+def nearest_pairs(
+    audit: Audit, signer: Signer, threshold: float, count: int
+) -> list[tuple[float, Row, Row, bool]]:
+    """The COUNT near-duplicate pairs just above the threshold and the COUNT pairs of
+    canonical articles just below it: (similarity, article, other, is_duplicate)."""
+    above = sorted(
+        (
+            (row.similarity or 0.0, row, audit.rows[canonical], True)
+            for canonical, members in audit.groups.items()
+            for row in members
+            if row.similarity is not None and row.similarity < 1.0
+        ),
+        key=lambda pair: (pair[0], pair[1].id),
+    )[:count]
+    # Canonical pairs below the threshold, found with an index at half of it.
+    lsh = MinHashLSH(
+        threshold=max(threshold / 2, 0.05), num_perm=signer.params.num_perm, weights=LSH_WEIGHTS
+    )
+    below: list[tuple[float, Row, Row, bool]] = []
+    for row in audit.rows.values():
+        if row.duplicate_of is not None or not row.signature:
+            continue
+        minhash = signer.from_bytes(row.signature)
+        for key in lsh.query(minhash):
+            other = audit.rows[int(key)]
+            similarity = estimated_jaccard(row.signature, other.signature)
+            if similarity < threshold:
+                below.append((similarity, row, other, False))
+        lsh.insert(str(row.id), minhash)
+    below.sort(key=lambda pair: (-pair[0], pair[1].id))
+    return above + below[:count]
+
+
+def word_diff(old: str, new: str, *, changes: int = 3, width: int = 8) -> list[str]:
+    """The first CHANGES differences between two texts, word by word, each side cut to
+    WIDTH words: `- removed words` / `+ added words`."""
+    a, b = words(normalize_text(old)), words(normalize_text(new))
+    lines: list[str] = []
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        for sign, part in (("-", a[i1:i2]), ("+", b[j1:j2])):
+            if part:
+                more = " …" if len(part) > width else ""
+                lines.append(f"{sign} {' '.join(part[:width])}{more}")
+        changes -= 1
+        if changes == 0:
+            break
+    return lines
+
+
+def apply(
+    store: Store,
+    audit: Audit,
+    found: list[Change],
+    story_signer: StorySigner,
+    *,
+    run_id: int,
+    reason: str,
+) -> dict[str, Any]:
+    """Make the changes, in the store's open transaction. A separated article keeps its story
+    (it was about the same event) and gets a story signature; an article that becomes a
+    duplicate joins its new canonical's story, merging the two stories if they differ."""
+    touched: set[int] = set()
+    story_of = {row.id: row.story_id for row in audit.rows.values()}
+    texts = store.article_texts(c.article for c in found if c.kind == "separated")
+    counts: dict[str, int] = defaultdict(int)
+    for change in found:
+        counts[change.kind] += 1
+        store.set_duplicate(change.article, change.after.duplicate_of, change.after.similarity)
+        row = audit.rows[change.article]
+        if change.after.duplicate_of is None:
+            signature, _minhash = story_signer.sign(row.title, texts[change.article])
+            store.set_story_signature(change.article, signature)
+            continue
+        mine = store.resolve_story(story_of[change.article]) or story_of[change.article]
+        theirs = store.resolve_story(story_of[change.after.duplicate_of]) or mine
+        if mine != theirs:
+            survivor = min(mine, theirs)
+            store.merge_stories(
+                survivor,
+                {mine, theirs},
+                reason=f"{reason}: article {change.article} became a duplicate of "
+                f"article {change.after.duplicate_of}",
+                similarity=change.after.similarity,
+                run_id=run_id,
+            )
+            counts["stories_merged"] += 1
+        touched.add(theirs)
+    store.refresh_stories(touched)
+    return dict(counts)
