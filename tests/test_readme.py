@@ -24,6 +24,6 @@ def test_every_command_is_in_the_readme():
     commands = [
         p.stem for p in (ROOT / "crawler" / "commands").glob("*.py") if p.stem != "__init__"
     ]
-    assert sorted(commands) == ["crawl", "export", "migrate", "report", "search"]
+    assert sorted(commands) == ["crawl", "dupes", "export", "migrate", "report", "search"]
     for name in commands:
         assert f"scrapy {name}" in readme, name
