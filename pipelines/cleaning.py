@@ -13,6 +13,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
 from pipelines.boilerplate import TrailerCutter
+from pipelines.cputime import timed
 from pipelines.textnorm import normalize_text, strip_controls
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class CleaningPipeline:
             stats=crawler.stats,
         )
 
+    @timed("cleaning")
     def process_item(self, item: ArticleItem) -> ArticleItem:
         if item.kind == "html":
             try:

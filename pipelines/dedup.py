@@ -14,6 +14,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
 from db import CanonicalMatch, Store
+from pipelines.cputime import timed
 from pipelines.storage import StoragePipeline
 from pipelines.textnorm import normalize_text, words
 
@@ -250,6 +251,7 @@ class DedupPipeline:
         self.index = None
         self.store = None
 
+    @timed("dedup")
     def process_item(self, item: ArticleItem) -> ArticleItem:
         store, index = self.store, self.index
         if store is None or index is None:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 from crawler.items import ArticleItem
 from db import ArticleRecord, Store, StoreBusy, StoreError
 from db.store import RunCounts
+from pipelines.cputime import timed
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -168,6 +169,7 @@ class StoragePipeline:
     def open_spider(self) -> None:
         self.open_store()
 
+    @timed("storage")
     def process_item(self, item: ArticleItem) -> ArticleItem:
         if self.failed or self.store is None:
             self.count_drop("store_unavailable")

@@ -14,6 +14,7 @@ from scrapy.exceptions import NotConfigured
 
 from crawler.items import ArticleItem
 from db import Store, StoreError, StoryMatch
+from pipelines.cputime import timed
 from pipelines.dedup import SCHEME, SIGNATURE_DTYPE, estimated_jaccard
 from pipelines.storage import StoragePipeline
 from pipelines.storyfeatures import story_features
@@ -166,6 +167,7 @@ class StoryPipeline:
         self.lsh = None
         self.store = None
 
+    @timed("stories")
     def process_item(self, item: ArticleItem) -> ArticleItem:
         store, lsh = self.store, self.lsh
         if store is None or lsh is None or item.dedup != "new":

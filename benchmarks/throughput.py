@@ -1,0 +1,323 @@
+"""Throughput of the whole pipeline against bare trafilatura extraction of the same pages.
+
+    python benchmarks/throughput.py                  # 10,000 pages, results in benchmarks/results/
+    python benchmarks/throughput.py --pages 2000     # a quicker run
+    python benchmarks/throughput.py --million        # start-up and dedup cost beside 1,000,000 stored articles
+
+The crawl mode writes N article pages (three site templates, 150 to 1,200 words, a share of
+near-duplicate copies) and a sitemap into a temporary folder, serves them with Python's
+http.server on a loopback port, and in one run measures:
+
+- bare extraction: trafilatura.bare_extraction(with_metadata=True) over every page, one
+  process, no Scrapy: the floor;
+- `scrapy crawl news` of the sitemap into a fresh store, and `scrapy crawl files` of the
+  folder into another: pages/s, the ratio to the floor, the CPU share of each stage (from
+  the ``news/cpu/<stage>`` stats), and peak RSS;
+- the dedup index's memory per stored article, and the start-up time of a crawl against
+  the filled store.
+
+The million mode adds 1,000,000 synthetic canonical articles (signatures only) to a store
+and measures the start-up of a crawl against it and the dedup stage's CPU per article.
+Both print a summary and write it as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "benchmarks" / "results"
+SAMPLES = [*sorted((ROOT / "samples" / "news").glob("*.txt")),
+           *sorted((ROOT / "samples" / "stories").glob("*.txt"))]  # fmt: skip
+TEMPLATES = [
+    # (site name, header, aside, footer)
+    ("The Valley Courier", "<nav><a href='/'>Home</a> <a href='/news/'>News</a> <a href='/sport/'>Sport</a></nav>",
+     "<aside><h2>Most read</h2><ul><li><a href='/a'>Council budget</a></li><li><a href='/b'>Weather</a></li></ul></aside>",
+     "<footer>© The Valley Courier. All rights reserved. <a href='/privacy'>Privacy</a></footer>"),
+    ("Le Petit Riverain", "<header><div class='logo'>Le Petit Riverain</div><ul class='menu'><li>Accueil</li><li>Régions</li></ul></header>",
+     "<div class='related'><h3>Articles connexes</h3><p><a href='/x'>Le marché rouvre</a></p></div>",
+     "<div id='footer'>Tous droits réservés. <a href='/cgu'>CGU</a></div><script>var t=1;</script>"),
+    ("Northern Wire", "<div class='top'><span>Northern Wire</span><form><input name='q'></form></div>",
+     "<section class='comments'><h2>Leave a comment</h2><textarea></textarea></section>",
+     "<footer><p>Northern Wire Ltd, registered in England.</p><p>Subscribe to our newsletter</p></footer>"),
+]  # fmt: skip
+
+
+def sentences() -> list[str]:
+    """Every sentence of the project's own sample articles: the material pages are made of."""
+    found: list[str] = []
+    for path in SAMPLES:
+        for line in path.read_text("utf-8").splitlines()[1:]:
+            found += [s.strip() for s in re.split(r"(?<=[.!?])\s+", line) if len(s.split()) > 4]
+    return found
+
+
+def make_pages(folder: Path, count: int, near_share: float, seed: int = 11) -> list[str]:
+    """COUNT pages in FOLDER; a NEAR_SHARE of them are lightly edited copies of earlier ones
+    under another site's template. Returns their paths."""
+    rng = random.Random(seed)
+    pool = sentences()
+    bodies: list[tuple[str, list[str]]] = []
+    paths = []
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        if bodies and rng.random() < near_share:
+            title, paragraphs = bodies[rng.randrange(len(bodies))]
+            paragraphs = [*paragraphs]
+            paragraphs[rng.randrange(len(paragraphs))] = rng.choice(pool)
+        else:
+            words = rng.randint(150, 1200)
+            paragraphs, total = [], 0
+            while total < words:
+                paragraph = " ".join(rng.choice(pool) for _ in range(rng.randint(2, 5)))
+                paragraphs.append(paragraph)
+                total += len(paragraph.split())
+            title = f"{rng.choice(pool).rstrip('.')[:80]} ({index})"
+        bodies.append((title, paragraphs))
+        site, header, aside, footer = TEMPLATES[index % len(TEMPLATES)]
+        day = 1 + index % 28
+        html = (
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title} | {site}</title>"
+            f"<meta property='og:type' content='article'><meta property='og:site_name' content='{site}'>"
+            f"<meta property='article:published_time' content='2026-10-{day:02d}T08:00:00+00:00'>"
+            f"</head><body>{header}<main><article><h1>{title}</h1>"
+            + "".join(f"<p>{p}</p>" for p in paragraphs)
+            + f"</article>{aside}</main>{footer}</body></html>"
+        )
+        name = f"p{index:06d}.html"
+        (folder / name).write_text(html, "utf-8")
+        paths.append(name)
+    return paths
+
+
+def write_sitemap(folder: Path, names: list[str], base: str) -> None:
+    entries = "".join(f"<url><loc>{base}/{name}</loc></url>" for name in names)
+    (folder / "sitemap.xml").write_text(
+        f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bare_extraction(folder: Path, names: list[str]) -> dict[str, float]:
+    import trafilatura
+
+    documents = [(folder / name).read_text("utf-8") for name in names]
+    started, cpu = time.perf_counter(), time.process_time()
+    extracted = sum(
+        1 for html in documents if trafilatura.bare_extraction(html, with_metadata=True)
+    )
+    wall = time.perf_counter() - started
+    return {"pages": len(names), "extracted": extracted, "seconds": wall,
+            "pages_per_s": len(names) / wall, "cpu_seconds": time.process_time() - cpu}  # fmt: skip
+
+
+def measured(args: list[str], database: Path, *settings: str) -> dict[str, Any]:
+    """`scrapy` with its own peak RSS and CPU time, from wait4."""
+    command = [sys.executable, "-m", "scrapy", *args, "-s", f"NEWS_DATABASE_URL=sqlite:///{database}",
+               "-s", "LOG_LEVEL=INFO"]  # fmt: skip
+    for setting in settings:
+        command += ["-s", setting]
+    log = database.with_suffix(".log")
+    started = time.perf_counter()
+    with log.open("w") as err:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
+        assert proc.stdout is not None
+        stdout = proc.stdout.read()
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    stderr = log.read_text()
+    stats = {k: float(v) for k, v in re.findall(r"'(news/[^']+)': ([0-9.e+-]+)", stderr)}
+    return {
+        "returncode": os.waitstatus_to_exitcode(status),
+        "seconds": wall,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "stats": stats,
+        "summary": stdout.strip().splitlines()[-1] if stdout.strip() else stderr[-500:],
+    }
+
+
+def stage_shares(run: dict[str, Any]) -> dict[str, float]:
+    """Each stage's share of the process's CPU; the rest is Scrapy (download, scheduling)."""
+    total = run["cpu_seconds"]
+    shares = {name.split("/")[-1]: seconds / total for name, seconds in run["stats"].items()
+              if name.startswith("news/cpu/")}  # fmt: skip
+    shares["scrapy_and_startup"] = max(0.0, 1 - sum(shares.values()))
+    return shares
+
+
+def index_bytes_per_article(database: Path) -> dict[str, float]:
+    """Python heap held by the near-duplicate and story indexes, per indexed article."""
+    from db import Store
+    from pipelines.dedup import NearDuplicateIndex, SignatureParams, Signer
+    from pipelines.stories import ROWS_PER_BAND, StorySigner
+
+    store = Store(f"sqlite:///{database}", writer=False)
+    store.open()
+    try:
+        tracemalloc.start()
+        index = NearDuplicateIndex(Signer(SignatureParams(128, 3)), 0.45)
+        dedup_count = index.load(store.iter_canonical_signatures())
+        dedup_bytes = tracemalloc.get_traced_memory()[0]
+        from datasketch import MinHashLSH
+
+        story_signer = StorySigner(128)
+        lsh = MinHashLSH(num_perm=128, params=(64, ROWS_PER_BAND))
+        story_count = 0
+        for key, signature in store.iter_story_signatures():
+            lsh.insert(key, story_signer.load(signature), check_duplication=False)
+            story_count += 1
+        story_bytes = tracemalloc.get_traced_memory()[0] - dedup_bytes
+        tracemalloc.stop()
+    finally:
+        store.close()
+    return {"dedup_index_bytes_per_article": dedup_bytes / max(dedup_count, 1),
+            "story_index_bytes_per_article": story_bytes / max(story_count, 1),
+            "indexed_articles": dedup_count}  # fmt: skip
+
+
+def crawl_mode(pages: int, near_share: float) -> dict[str, Any]:
+    results: dict[str, Any] = {"pages": pages, "near_share": near_share}
+    with tempfile.TemporaryDirectory() as tmp:
+        site = Path(tmp) / "site"
+        names = make_pages(site, pages, near_share)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        write_sitemap(site, names, base)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            time.sleep(1)
+            print(f"bare extraction of {pages} pages …", flush=True)
+            results["bare"] = bare_extraction(site, names)
+            fast = ("AUTOTHROTTLE_ENABLED=False", "DOWNLOAD_DELAY=0", "ROBOTSTXT_OBEY=False",
+                    "NEWS_ALLOW_PRIVATE_ADDRESSES=True", "CONCURRENT_REQUESTS=32",
+                    "CONCURRENT_REQUESTS_PER_DOMAIN=32", "NEWS_PROGRESS_INTERVAL=0")  # fmt: skip
+            print("scrapy crawl news …", flush=True)
+            web = measured(
+                ["crawl", "news", "-a", f"sitemap={base}/sitemap.xml"], Path(tmp) / "web.db", *fast
+            )
+            print("scrapy crawl files …", flush=True)
+            files = measured(["crawl", "files", "-a", f"path={site}"], Path(tmp) / "files.db")
+            for name, run in (("news_crawl", web), ("files_ingest", files)):
+                run["pages_per_s"] = pages / run["seconds"]
+                run["ratio_to_bare"] = run["pages_per_s"] / results["bare"]["pages_per_s"]
+                run["cpu_share"] = stage_shares(run)
+                results[name] = run
+            results["index"] = index_bytes_per_article(Path(tmp) / "files.db")
+            empty = Path(tmp) / "empty"
+            empty.mkdir()
+            print("start-up against the filled store …", flush=True)
+            results["startup_empty_store_s"] = measured(
+                ["crawl", "files", "-a", f"path={empty}"], Path(tmp) / "new.db"
+            )["seconds"]
+            results["startup_filled_store_s"] = measured(
+                ["crawl", "files", "-a", f"path={empty}"], Path(tmp) / "files.db"
+            )["seconds"]
+        finally:
+            server.kill()
+            server.wait()
+    return results
+
+
+def million_mode(count: int) -> dict[str, Any]:
+    """A store with COUNT synthetic canonical articles, then a crawl of 500 pages against it."""
+    import numpy as np
+
+    from db import Store
+
+    results: dict[str, Any] = {"stored": count}
+    with tempfile.TemporaryDirectory() as tmp:
+        database = Path(tmp) / "big.db"
+        warm = Path(tmp) / "warm"
+        warm.mkdir()
+        # Schema, store parameters and one run: a real crawl of nothing.
+        measured(["crawl", "files", "-a", f"path={warm}"], database)
+        store = Store(f"sqlite:///{database}")
+        store.open()
+        store.close()
+        print(f"loading {count} synthetic signatures …", flush=True)
+        rng = np.random.default_rng(5)
+        started = time.perf_counter()
+        with sqlite3.connect(database) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("INSERT INTO stories (id, created_at) VALUES (1, '2026-10-01 00:00:00')")
+            chunk = 50_000
+            for offset in range(0, count, chunk):
+                signatures = rng.integers(0, 2**32, size=(chunk, 128), dtype=np.uint32)
+                stories = rng.integers(0, 2**32, size=(chunk, 128), dtype=np.uint32)
+                conn.executemany(
+                    "INSERT INTO articles (id, url, text, fetched_at, content_hash, signature, "
+                    "story_id, story_signature) VALUES (?, ?, '', '2026-10-01 00:00:00', ?, ?, 1, ?)",
+                    ((offset + i + 2, f"synthetic:{offset + i}", f"{offset + i:032x}",
+                      signatures[i].tobytes(), stories[i].tobytes()) for i in range(chunk)),
+                )  # fmt: skip
+        results["load_seconds"] = time.perf_counter() - started
+        empty = Path(tmp) / "empty"
+        empty.mkdir()
+        print("start-up against the big store …", flush=True)
+        results["startup_s"] = measured(["crawl", "files", "-a", f"path={empty}"], database)[
+            "seconds"
+        ]
+        site = Path(tmp) / "site"
+        make_pages(site, 500, 0.1)
+        print("500 pages against the big store …", flush=True)
+        run = measured(["crawl", "files", "-a", f"path={site}"], database)
+        run["cpu_share"] = stage_shares(run)
+        per_article = {name.split("/")[-1]: seconds / 500 for name, seconds in run["stats"].items()
+                       if name.startswith("news/cpu/")}  # fmt: skip
+        run["cpu_s_per_article"] = per_article
+        results["crawl_500"] = run
+    return results
+
+
+def machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "system": platform.platform()}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=10_000)
+    parser.add_argument("--near-share", type=float, default=0.1)
+    parser.add_argument("--million", action="store_true", help="the 1,000,000-article mode")
+    parser.add_argument("--stored", type=int, default=1_000_000, help="articles for --million")
+    parser.add_argument("--output", type=Path, help="JSON file (default: benchmarks/results/)")
+    args = parser.parse_args()
+    if args.million:
+        results = {"mode": "million", "machine": machine(), **million_mode(args.stored)}
+        output = args.output or RESULTS / "million.json"
+    else:
+        results = {"mode": "crawl", "machine": machine(), **crawl_mode(args.pages, args.near_share)}
+        output = args.output or RESULTS / "throughput.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    print(f"written to {output}")
+
+
+if __name__ == "__main__":
+    main()
