@@ -59,20 +59,40 @@ TEMPLATES = [
 ]  # fmt: skip
 
 
-def sentences() -> list[str]:
-    """Every sentence of the project's own sample articles: the material pages are made of."""
-    found: list[str] = []
+def vocabulary() -> list[str]:
+    """The words of the project's own sample articles, most frequent first."""
+    counts: dict[str, int] = {}
     for path in SAMPLES:
-        for line in path.read_text("utf-8").splitlines()[1:]:
-            found += [s.strip() for s in re.split(r"(?<=[.!?])\s+", line) if len(s.split()) > 4]
-    return found
+        for word in re.findall(r"[^\W\d_]+", path.read_text("utf-8")):
+            counts[word.lower()] = counts.get(word.lower(), 0) + 1
+    return sorted(counts, key=lambda w: -counts[w])
+
+
+def boilerplate(rng: random.Random, words: list[str], links: int) -> str:
+    """A block of navigation links, as a site's header, sidebar or footer has them."""
+    return "".join(
+        f"<li><a href='/{rng.choice(words)}/{rng.randrange(10**6)}'>"
+        f"{' '.join(rng.choice(words) for _ in range(rng.randint(2, 6)))}</a></li>"
+        for _ in range(links)
+    )
+
+
+def sentence(rng: random.Random, topic: list[str], common: list[str], facts: list[str]) -> str:
+    """A sentence of an article: its topic words among common ones, and a name or figure."""
+    words = [rng.choice(topic) if rng.random() < 0.35 else rng.choice(common)
+             for _ in range(rng.randint(8, 24))]  # fmt: skip
+    words[rng.randrange(len(words))] = rng.choice(facts)
+    return " ".join(words).capitalize() + "."
 
 
 def make_pages(folder: Path, count: int, near_share: float, seed: int = 11) -> list[str]:
     """COUNT pages in FOLDER; a NEAR_SHARE of them are lightly edited copies of earlier ones
-    under another site's template. Returns their paths."""
+    under another site's template. Each original article has its own topic words, names and
+    figures, so that articles do not resemble each other more than real news does; each
+    page carries a few hundred links of site chrome, as real pages do. Returns the names."""
     rng = random.Random(seed)
-    pool = sentences()
+    vocab = vocabulary()
+    common, rare = vocab[:300], vocab[300:]
     bodies: list[tuple[str, list[str]]] = []
     paths = []
     folder.mkdir(parents=True, exist_ok=True)
@@ -80,25 +100,39 @@ def make_pages(folder: Path, count: int, near_share: float, seed: int = 11) -> l
         if bodies and rng.random() < near_share:
             title, paragraphs = bodies[rng.randrange(len(bodies))]
             paragraphs = [*paragraphs]
-            paragraphs[rng.randrange(len(paragraphs))] = rng.choice(pool)
+            paragraphs[rng.randrange(len(paragraphs))] += " Updated with new details."
         else:
-            words = rng.randint(150, 1200)
+            topic = rng.sample(rare, 25)
+            names = [f"{rng.choice(rare).capitalize()}{rng.choice(['son', 'ville', 'berg', 'ez'])}"
+                     for _ in range(4)]  # fmt: skip
+            figures = [str(rng.randrange(10, 100_000)) for _ in range(4)]
+
+            target = rng.randint(150, 1200)
             paragraphs, total = [], 0
-            while total < words:
-                paragraph = " ".join(rng.choice(pool) for _ in range(rng.randint(2, 5)))
+            while total < target:
+                paragraph = " ".join(
+                    sentence(rng, topic, common, names + figures) for _ in range(rng.randint(2, 5))
+                )
                 paragraphs.append(paragraph)
                 total += len(paragraph.split())
-            title = f"{rng.choice(pool).rstrip('.')[:80]} ({index})"
+            title = f"{names[0]} {' '.join(rng.sample(topic, 6))}"
         bodies.append((title, paragraphs))
         site, header, aside, footer = TEMPLATES[index % len(TEMPLATES)]
         day = 1 + index % 28
+        chrome = random.Random(
+            index % len(TEMPLATES)
+        )  # each site's chrome is the same on every page
         html = (
             f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title} | {site}</title>"
             f"<meta property='og:type' content='article'><meta property='og:site_name' content='{site}'>"
             f"<meta property='article:published_time' content='2026-10-{day:02d}T08:00:00+00:00'>"
-            f"</head><body>{header}<main><article><h1>{title}</h1>"
+            f"<style>{'.c{margin:0 auto;padding:4px}' * 40}</style>"
+            f"<script>{'window.dataLayer=window.dataLayer||[];' * 60}</script>"
+            f"</head><body>{header}<ul class='menu'>{boilerplate(chrome, common, 250)}</ul>"
+            f"<main><article><h1>{title}</h1>"
             + "".join(f"<p>{p}</p>" for p in paragraphs)
-            + f"</article>{aside}</main>{footer}</body></html>"
+            + f"</article>{aside}<ul class='more'>{boilerplate(chrome, common, 120)}</ul></main>"
+            f"{footer}<ul class='sitemap'>{boilerplate(chrome, common, 160)}</ul></body></html>"
         )
         name = f"p{index:06d}.html"
         (folder / name).write_text(html, "utf-8")

@@ -17,7 +17,7 @@ from scrapy import Request
 from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest, NotConfigured
 from scrapy.http import HtmlResponse, Response, TextResponse, XmlResponse
 from scrapy.linkextractors import LinkExtractor
-from scrapy.spiders import SitemapSpider
+from scrapy.spiders import Spider
 from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.internet.error import TimeoutError as ConnectTimeoutError
@@ -101,12 +101,13 @@ def load_sources(path: str) -> dict[str, list[str]]:
     return found
 
 
-class NewsSpider(SitemapSpider):
+class NewsSpider(Spider):
     """``scrapy crawl news -a sitemap=URL[,URL…] -a feed=URL[,URL…] -a start=URL[,URL…]``
     (or ``-a sources=FILE``).
 
-    Sitemaps (and sitemap indexes) are read by Scrapy's SitemapSpider; feeds (RSS 2.0 and
-    Atom) with Scrapy's selectors; start pages are followed within the allowed domains for
+    Sitemaps (and sitemap indexes, and the sitemaps a robots.txt names) are streamed
+    through Scrapy's sitemap parser; feeds (RSS 2.0 and Atom) are read with Scrapy's
+    selectors; start pages are followed within the allowed domains for
     ``NEWS_FOLLOW_DEPTH`` links. An article URL already in the store is not requested again
     unless ``NEWS_REFRESH`` is set (see crawler.middlewares).
     """
@@ -271,7 +272,7 @@ class NewsSpider(SitemapSpider):
             except (OSError, EOFError) as exc:
                 self.count("invalid_sitemap", response.url, f"corrupt gzip: {exc}")
             return None
-        if isinstance(response, XmlResponse) or response.body.lstrip()[:1] == b"<":
+        if isinstance(response, XmlResponse) or response.body[:1024].lstrip()[:1] == b"<":
             return response.body
         self.count("invalid_sitemap", response.url, "neither XML nor gzipped XML")
         return None
@@ -284,7 +285,7 @@ class NewsSpider(SitemapSpider):
             self.count("not_a_feed", response.url, "the feed is not text")
             return
         since = response.meta.get(PREVIOUS_FETCH_META)
-        response = self.defused(response, response.body)
+        response = self.defused(response)
         selector = response.selector
         selector.remove_namespaces()
         entries = selector.xpath("//item | //entry")
@@ -308,8 +309,8 @@ class NewsSpider(SitemapSpider):
             links.append(response.urljoin(link.strip()))
         yield from self.article_requests(links)
 
-    def defused(self, response: TextResponse, body: bytes) -> TextResponse:
-        defused = without_dtd(body)
+    def defused(self, response: TextResponse) -> TextResponse:
+        defused = without_dtd(response.body)
         if defused is None:
             return response
         self.count_entities(response.url)

@@ -1,0 +1,33 @@
+"""The throughput harness runs end to end on a small site (its figures belong to the README,
+not to a test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_throughput_harness_measures_every_part(tmp_path):
+    output = tmp_path / "throughput.json"
+    run = subprocess.run(
+        [sys.executable, "benchmarks/throughput.py", "--pages", "40", "--output", str(output)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(output.read_text())
+    assert results["bare"]["extracted"] == 40
+    for mode in ("news_crawl", "files_ingest"):
+        crawl = results[mode]
+        assert crawl["returncode"] == 0, crawl["summary"]
+        assert crawl["stats"]["news/store/articles"] == 40
+        assert crawl["stats"]["news/items/near"] >= 1  # the harness writes near-duplicates
+        assert set(crawl["cpu_share"]) >= {"cleaning", "dedup", "stories", "storage"}
+        assert crawl["ratio_to_bare"] > 0 and crawl["peak_rss_mb"] > 0
+    assert (
+        results["index"]["indexed_articles"] == results["files_ingest"]["stats"]["news/items/new"]
+    )
+    assert results["index"]["dedup_index_bytes_per_article"] > 0
+    assert results["startup_filled_store_s"] > 0
