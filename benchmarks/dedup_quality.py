@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -94,14 +95,20 @@ def crawl(
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
 
 
-def evaluate(corpus: Path = CORPUS, **settings: object) -> Scores:
+def evaluate(
+    corpus: Path = CORPUS,
+    predicted: Callable[[Path, Path], dict[str, str]] = predicted_groups,
+    **settings: object,
+) -> Scores:
+    """Crawl CORPUS into a fresh store and score PREDICTED (document → group, read from the
+    store) against its labels.json."""
     truth = json.loads((corpus / "labels.json").read_text())
     with tempfile.TemporaryDirectory() as tmp:
         database = Path(tmp) / "quality.db"
         result = crawl(corpus, database, settings)
         if result.returncode != 0:
             raise RuntimeError(f"crawl failed ({result.returncode}): {result.stderr[-2000:]}")
-        return score(truth, predicted_groups(database, corpus))
+        return score(truth, predicted(database, corpus))
 
 
 def margins(corpus: Path = CORPUS) -> None:

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sqlite3
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dedup_quality import ROOT, Scores, crawl, evaluate, score
+from dedup_quality import ROOT, Scores, evaluate
 
 STORIES = ROOT / "samples" / "stories"
 
@@ -39,13 +37,7 @@ def predicted_stories(database: Path, corpus: Path) -> dict[str, str]:
 
 
 def evaluate_stories(corpus: Path = STORIES, **settings: object) -> Scores:
-    truth = json.loads((corpus / "labels.json").read_text())
-    with tempfile.TemporaryDirectory() as tmp:
-        database = Path(tmp) / "stories.db"
-        result = crawl(corpus, database, settings)
-        if result.returncode != 0:
-            raise RuntimeError(f"crawl failed ({result.returncode}): {result.stderr[-2000:]}")
-        return score(truth, predicted_stories(database, corpus))
+    return evaluate(corpus, predicted_stories, **settings)
 
 
 def main() -> None:

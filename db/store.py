@@ -415,18 +415,23 @@ class Store:
 
     def iter_canonical_signatures(self, chunk: int = 10_000) -> Iterator[tuple[str, bytes]]:
         """(content_hash, signature) of every canonical article, read in pages by id."""
+        for row in self._canonical_pages(articles.c.signature, chunk=chunk):
+            yield row.content_hash, row.signature
+
+    def _canonical_pages(self, column: Any, *where: Any, chunk: int) -> Iterator[Any]:
+        """Canonical articles' content_hash and COLUMN, in pages by id, so that a large store
+        is never read in one result."""
         last_id = 0
         while True:
             rows = self.conn.execute(
-                select(articles.c.id, articles.c.content_hash, articles.c.signature)
-                .where(articles.c.duplicate_of.is_(None), articles.c.id > last_id)
+                select(articles.c.id, articles.c.content_hash, column)
+                .where(articles.c.duplicate_of.is_(None), articles.c.id > last_id, *where)
                 .order_by(articles.c.id)
                 .limit(chunk)
             ).all()
             if not rows:
                 return
-            for row in rows:
-                yield row.content_hash, row.signature
+            yield from rows
             last_id = rows[-1].id
 
     # -- what story grouping asks -----------------------------------------------------------
@@ -457,23 +462,9 @@ class Store:
 
     def iter_story_signatures(self, chunk: int = 10_000) -> Iterator[tuple[str, bytes]]:
         """(content_hash, story_signature) of every canonical article that has one."""
-        last_id = 0
-        while True:
-            rows = self.conn.execute(
-                select(articles.c.id, articles.c.content_hash, articles.c.story_signature)
-                .where(
-                    articles.c.duplicate_of.is_(None),
-                    articles.c.story_signature.is_not(None),
-                    articles.c.id > last_id,
-                )
-                .order_by(articles.c.id)
-                .limit(chunk)
-            ).all()
-            if not rows:
-                return
-            for row in rows:
-                yield row.content_hash, row.story_signature
-            last_id = rows[-1].id
+        signature = articles.c.story_signature
+        for row in self._canonical_pages(signature, signature.is_not(None), chunk=chunk):
+            yield row.content_hash, row.story_signature
 
     def missing_story_signatures(self, chunk: int = 1000) -> list[tuple[int, str | None, str]]:
         """(id, title, text) of up to CHUNK canonical articles with no story signature yet."""

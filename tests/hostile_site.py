@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import gzip
 import sys
-import threading
 import time
 import zlib
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 try:
-    from site_server import ARTICLES, page  # run as a script, from tests/
+    from site_server import ARTICLES, Site, page  # run as a script, from tests/
 except ImportError:
-    from tests.site_server import ARTICLES, page  # imported by the tests
+    from tests.site_server import ARTICLES, Site, page  # imported by the tests
 
 SECRET = "LEAKEDSECRET"
 # /good/<name>.html for every sample article the publisher site serves.
@@ -66,31 +65,16 @@ def item(link: str, title: str = "Story") -> str:
     return f"<item><title>{title}</title><link>{link}</link></item>"
 
 
-class Hostile(BaseHTTPRequestHandler):
-    log_path: Path
-    lock = threading.Lock()
+class Hostile(Site):
+    """The publisher's handler (request log, send) with other pages."""
+
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def send(self, status: int, body: bytes | str, content_type: str = "text/html; charset=utf-8",
-             headers: dict[str, str] | None = None) -> None:  # fmt: skip
-        data = body.encode("utf-8") if isinstance(body, str) else body
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
 
     def redirect(self, location: str) -> None:
         self.send(302, "", headers={"Location": location})
 
     def do_GET(self) -> None:
-        with self.lock, self.log_path.open("a") as log:
-            log.write(f"{(self.headers.get('Host') or '').split(':')[0]} {self.path}\n")
+        self.record()
         base = f"http://127.0.0.1:{self.server.server_address[1]}"
         secret = self.log_path.parent / "secret.txt"
         path = self.path.split("?")[0]

@@ -104,10 +104,15 @@ class Site(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:
+    def record(self) -> str:
+        """Log the request as "HOST PATH"; return the host it was made to."""
         host = (self.headers.get("Host") or "").split(":")[0]
         with self.lock, self.log_path.open("a") as log:
             log.write(f"{host} {self.path}\n")
+        return host
+
+    def do_GET(self) -> None:
+        host = self.record()
         path = self.path.split("?")[0]
         base = f"http://127.0.0.1:{self.server.server_address[1]}"
         articles = self.articles()
