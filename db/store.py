@@ -396,12 +396,11 @@ class Store:
 
     def canonicals_by_hash(self, hashes: list[str]) -> dict[str, CanonicalMatch]:
         """The canonical articles with these content hashes; hashes with no row are left out."""
-        if not hashes:
-            return {}
-        rows = self.conn.execute(
+        rows = self._by_hashes(
+            hashes,
             select(
                 articles.c.id, articles.c.story_id, articles.c.content_hash, articles.c.signature
-            ).where(articles.c.content_hash.in_(hashes), articles.c.duplicate_of.is_(None))
+            ).where(articles.c.duplicate_of.is_(None)),
         )
         return {
             row.content_hash: CanonicalMatch(
@@ -412,6 +411,15 @@ class Store:
             )
             for row in rows
         }
+
+    def _by_hashes(self, hashes: list[str], query: Any, chunk: int = 500) -> list[Any]:
+        """QUERY's rows for these content hashes, CHUNK hashes per statement: an LSH query
+        can return thousands of keys, beyond SQLite's limit on bound parameters."""
+        rows: list[Any] = []
+        for start in range(0, len(hashes), chunk):
+            part = hashes[start : start + chunk]
+            rows += self.conn.execute(query.where(articles.c.content_hash.in_(part))).all()
+        return rows
 
     def iter_canonical_signatures(self, chunk: int = 10_000) -> Iterator[tuple[str, bytes]]:
         """(content_hash, signature) of every canonical article, read in pages by id."""
@@ -438,20 +446,15 @@ class Store:
 
     def story_matches(self, hashes: list[str]) -> dict[str, StoryMatch]:
         """Canonical articles with these content hashes and a story signature."""
-        if not hashes:
-            return {}
-        rows = self.conn.execute(
+        rows = self._by_hashes(
+            hashes,
             select(
                 articles.c.id,
                 articles.c.story_id,
                 articles.c.content_hash,
                 func.coalesce(articles.c.published_at, articles.c.fetched_at).label("date"),
                 articles.c.story_signature,
-            ).where(
-                articles.c.content_hash.in_(hashes),
-                articles.c.duplicate_of.is_(None),
-                articles.c.story_signature.is_not(None),
-            )
+            ).where(articles.c.duplicate_of.is_(None), articles.c.story_signature.is_not(None)),
         )
         return {
             row.content_hash: StoryMatch(

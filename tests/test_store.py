@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from db import Base, Store
+from db import ArticleRecord, Base, Store
+from db.store import utcnow
 
 
 def test_migrations_build_exactly_the_models(tmp_path):
@@ -50,3 +51,26 @@ def test_reopening_a_current_store_changes_nothing(tmp_path):
         version = store.conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
         store.close()
     assert version == [("0004",)]
+
+
+def test_lookups_take_more_hashes_than_sqlite_binds_in_one_statement(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'news.db'}")
+    store.open()
+    try:
+        record = ArticleRecord(
+            url="file:///a.txt",
+            text="Un texte.",
+            content_hash="ab" * 16,
+            signature=b"\x01\x00\x00\x00",
+            fetched_at=utcnow(),
+            story_signature=b"\x02\x00\x00\x00",
+        )
+        article_id, story_id = store.add_article(record, run_id=None)
+        # An LSH query over a store of look-alike articles returns this many keys.
+        hashes = [f"{n:032x}" for n in range(40_000)] + [record.content_hash]
+        [match] = store.canonicals_by_hash(hashes).values()
+        assert (match.id, match.story_id) == (article_id, story_id)
+        [story_match] = store.story_matches(hashes).values()
+        assert story_match.story_signature == record.story_signature
+    finally:
+        store.close()
