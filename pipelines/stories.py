@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
 from db import Store, StoreError, StoryMatch
@@ -187,14 +187,7 @@ class StoryPipeline:
             item.story_similarity = max(similarity for _, similarity in matches)
             absorbed = {story for story, _ in matches} - {survivor}
             if absorbed:
-                store.merge_stories(
-                    survivor,
-                    absorbed,
-                    reason=f"bridged by {item.url}: "
-                    + ", ".join(f"story {s} at {sim:.3f}" for s, sim in sorted(matches)),
-                    similarity=item.story_similarity,
-                    run_id=self.storage.run_id if self.storage else None,
-                )
+                self.merge(store, item, survivor, absorbed, matches)
                 logger.info("Stories %s merged into story %d, bridged by %s",
                             sorted(absorbed), survivor, item.url)  # fmt: skip
                 self.inc("merged", len(absorbed))
@@ -204,6 +197,30 @@ class StoryPipeline:
         if item.content_hash not in lsh:
             lsh.insert(item.content_hash, minhash)
         return item
+
+    def merge(
+        self,
+        store: Store,
+        item: ArticleItem,
+        survivor: int,
+        absorbed: set[int],
+        matches: list[tuple[int, float]],
+    ) -> None:
+        try:
+            store.merge_stories(
+                survivor,
+                absorbed,
+                reason=f"bridged by {item.url}: "
+                + ", ".join(f"story {s} at {sim:.3f}" for s, sim in matches),
+                similarity=item.story_similarity,
+                run_id=self.storage.run_id if self.storage else None,
+            )
+        except StoreError as exc:
+            # As a failed article write: the open batch is rolled back and the run stops.
+            if self.storage is not None:
+                self.storage.fail(exc)
+                self.storage.count_drop("store_error")
+            raise DropItem(f"store_error: {item.url}: {exc}") from exc
 
     def matches(self, item: ArticleItem, found: dict[str, StoryMatch]) -> list[tuple[int, float]]:
         """(story, best similarity) of each story with a member close enough in features and
