@@ -11,8 +11,9 @@ http.server on a loopback port, and in one run measures:
 - bare extraction: trafilatura.bare_extraction(with_metadata=True) over every page, one
   process, no Scrapy: the floor;
 - `scrapy crawl news` of the sitemap into a fresh store, and `scrapy crawl files` of the
-  folder into another: pages/s, the ratio to the floor, the CPU share of each stage (from
-  the ``news/cpu/<stage>`` stats), and peak RSS;
+  folder into another, with the default NEWS_WORKERS (one per core) and again with one
+  process: pages/s, the ratio to the floor, the speed-up from the workers, the CPU share of
+  each stage (from the ``news/cpu/<stage>`` stats, worker time included), and peak RSS;
 - the dedup index's memory per stored article, and the start-up time of a crawl against
   the filled store.
 
@@ -256,11 +257,20 @@ def crawl_mode(pages: int, near_share: float) -> dict[str, Any]:
             )
             print("scrapy crawl files …", flush=True)
             files = measured(["crawl", "files", "-a", f"path={site}"], Path(tmp) / "files.db")
-            for name, run in (("news_crawl", web), ("files_ingest", files)):
+            print("scrapy crawl files, NEWS_WORKERS=1 …", flush=True)
+            single = measured(
+                ["crawl", "files", "-a", f"path={site}"], Path(tmp) / "single.db", "NEWS_WORKERS=1"
+            )
+            for name, run in (
+                ("news_crawl", web),
+                ("files_ingest", files),
+                ("files_ingest_one_process", single),
+            ):
                 run["pages_per_s"] = pages / run["seconds"]
                 run["ratio_to_bare"] = run["pages_per_s"] / results["bare"]["pages_per_s"]
                 run["cpu_share"] = stage_shares(run)
                 results[name] = run
+            results["workers_speedup"] = files["pages_per_s"] / single["pages_per_s"]
             results["index"] = index_bytes_per_article(Path(tmp) / "files.db")
             empty = Path(tmp) / "empty"
             empty.mkdir()

@@ -57,6 +57,9 @@ NEWS_LOCK_WAIT = 0.0
 NEWS_PROGRESS_INTERVAL = 60.0
 # Cleaned text shorter than this is not an article and is dropped.
 NEWS_MIN_TEXT_CHARS = 200
+# Processes that extract text in parallel (trafilatura is most of a crawl's CPU);
+# 0 means one per core, 1 cleans in the crawl process itself.
+NEWS_WORKERS = 0
 # Extra headings that start a trailing boilerplate block, added to the built-in ones.
 NEWS_TRAILER_MARKERS: list[str] = []
 # MinHash near-duplicate detection; chosen on the labelled set (see README, "Dedup").

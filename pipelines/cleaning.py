@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -13,7 +21,6 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
 from pipelines.boilerplate import TrailerCutter
-from pipelines.cputime import timed
 from pipelines.textnorm import normalize_text, strip_controls
 
 if TYPE_CHECKING:
@@ -35,6 +42,17 @@ class Cleaned:
     author: str | None = None
     site_name: str | None = None
     published_at: datetime | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What cleaning one document gave: the article, or why there is none (``failure``),
+    and the CPU time it took, wherever it ran."""
+
+    cleaned: Cleaned | None
+    failure: str | None
+    cpu_seconds: float
 
 
 def split_title(lines: list[str]) -> tuple[str | None, list[str]]:
@@ -71,69 +89,23 @@ def parse_date(value: str | None) -> datetime | None:
         return None
 
 
-class CleaningPipeline:
-    """Turns raw documents into article text with metadata; drops items with no usable text.
+class Cleaner:
+    """The cleaning itself, without Scrapy: what a worker process holds one of."""
 
-    Settings: ``NEWS_MIN_TEXT_CHARS`` (shorter cleaned text is dropped),
-    ``NEWS_TRAILER_MARKERS`` (extra headings that start a trailer to cut).
-    Stats: ``news/dropped/<reason>``.
-    """
-
-    def __init__(
-        self,
-        *,
-        min_text_chars: int,
-        extra_markers: list[str],
-        stats: StatsCollector | None = None,
-    ) -> None:
-        self.min_text_chars = min_text_chars
+    def __init__(self, extra_markers: list[str]) -> None:
         self.cutter = TrailerCutter(extra_markers)
-        self.stats = stats
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> CleaningPipeline:
-        settings = crawler.settings
-        min_chars = settings.getint("NEWS_MIN_TEXT_CHARS")
-        if min_chars < 1:
-            raise NotConfigured(f"NEWS_MIN_TEXT_CHARS must be at least 1, got {min_chars}")
-        return cls(
-            min_text_chars=min_chars,
-            extra_markers=settings.getlist("NEWS_TRAILER_MARKERS"),
-            stats=crawler.stats,
-        )
-
-    @timed("cleaning")
-    def process_item(self, item: ArticleItem) -> ArticleItem:
-        if item.kind == "html":
-            try:
-                cleaned = self.clean_html(item.raw, item.url)
-            except Exception as exc:  # a parser failing on one page must not stop the crawl
-                self.drop(item, "extraction_failed", f"trafilatura failed: {exc!r}")
-        else:
-            cleaned = self.clean_text(item.raw)
-        item.raw = ""  # the raw document is not needed past this stage
-        if cleaned is None or not cleaned.text:
-            self.drop(item, "no_text", "no article text could be extracted")
-        assert cleaned is not None
-        if len(cleaned.text) < self.min_text_chars:
-            self.drop(
-                item,
-                "too_short",
-                f"cleaned text has {len(cleaned.text)} characters, "
-                f"fewer than NEWS_MIN_TEXT_CHARS={self.min_text_chars}",
-            )
-        item.title = cleaned.title
-        item.text = cleaned.text
-        item.author = item.author or cleaned.author
-        item.site_name = item.site_name or cleaned.site_name
-        item.published_at = item.published_at or cleaned.published_at
-        item.language = item.language or detect_language(cleaned.text)
-        return item
-
-    def drop(self, item: ArticleItem, reason: str, detail: str) -> None:
-        if self.stats is not None:
-            self.stats.inc_value(f"news/dropped/{reason}")
-        raise DropItem(f"{reason}: {item.url}: {detail}")
+    def clean(self, kind: str, raw: str, url: str) -> Outcome:
+        started = time.thread_time()
+        cleaned: Cleaned | None = None
+        failure = None
+        try:
+            cleaned = self.clean_html(raw, url) if kind == "html" else self.clean_text(raw)
+        except Exception as exc:  # a parser failing on one page must not stop the crawl
+            failure = f"trafilatura failed: {exc!r}"
+        if cleaned is not None and cleaned.text:
+            cleaned = replace(cleaned, language=detect_language(cleaned.text))
+        return Outcome(cleaned, failure, time.thread_time() - started)
 
     def clean_text(self, raw: str) -> Cleaned | None:
         lines = [line.strip() for line in strip_controls(raw).splitlines()]
@@ -164,6 +136,154 @@ class CleaningPipeline:
             site_name=document.sitename,
             published_at=parse_date(document.date),
         )
+
+
+class CleaningPipeline:
+    """Turns raw documents into article text with metadata; drops items with no usable text.
+
+    Settings: ``NEWS_MIN_TEXT_CHARS`` (shorter cleaned text is dropped),
+    ``NEWS_TRAILER_MARKERS`` (extra headings that start a trailer to cut), ``NEWS_WORKERS``
+    (processes that extract in parallel; 1 cleans in the crawl process). With workers, the
+    items still leave this stage in the order they came.
+    Stats: ``news/dropped/<reason>``, ``news/cpu/cleaning``.
+    """
+
+    def __init__(
+        self,
+        *,
+        min_text_chars: int,
+        extra_markers: list[str],
+        workers: int = 1,
+        stats: StatsCollector | None = None,
+    ) -> None:
+        self.min_text_chars = min_text_chars
+        self.extra_markers = extra_markers
+        self.cleaner = Cleaner(extra_markers)
+        self.workers = workers
+        self.stats = stats
+        self.pool: ProcessPoolExecutor | None = None
+        # Done when the item before the newest one has left this stage: items leave in the
+        # order they came, so dedup sees them as they were read, with or without a pool.
+        self._previous: asyncio.Future[None] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CleaningPipeline:
+        settings = crawler.settings
+        min_chars = settings.getint("NEWS_MIN_TEXT_CHARS")
+        if min_chars < 1:
+            raise NotConfigured(f"NEWS_MIN_TEXT_CHARS must be at least 1, got {min_chars}")
+        workers = settings.getint("NEWS_WORKERS") or os.cpu_count() or 1
+        if workers < 1:
+            raise NotConfigured(f"NEWS_WORKERS must be 0 (every core) or more, got {workers}")
+        return cls(
+            min_text_chars=min_chars,
+            extra_markers=settings.getlist("NEWS_TRAILER_MARKERS"),
+            workers=workers,
+            stats=crawler.stats,
+        )
+
+    def open_spider(self) -> None:
+        if self.workers > 1:
+            self.pool = self.start_pool()
+
+    def start_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the crawl process runs threads and an event loop.
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self.extra_markers,),
+        )
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    async def process_item(self, item: ArticleItem) -> ArticleItem:
+        previous = self._previous
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._previous = mine
+        try:
+            outcome = await self.clean(item)
+            if previous is not None:
+                await previous
+            return self.finish(item, outcome)
+        finally:
+            mine.set_result(None)
+
+    async def clean(self, item: ArticleItem) -> Outcome:
+        raw, item.raw = item.raw, ""  # the raw document is not needed past this stage
+        if self.pool is None:
+            return self.cleaner.clean(item.kind, raw, item.url)
+        for _attempt in range(2):
+            pool = self.pool
+            try:
+                return await asyncio.wrap_future(pool.submit(_clean, item.kind, raw, item.url))
+            except BrokenProcessPool:
+                # A worker died (killed, out of memory, a crash in a parser): every document
+                # it held fails with it. Start new workers once per broken pool, and try
+                # each document once more, so that only one that kills a worker twice is lost.
+                if self.pool is pool:
+                    logger.warning("A cleaning worker died; starting new ones (at %s)", item.url)
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self.pool = self.start_pool()
+        return Outcome(None, "a cleaning worker died on it twice", 0.0)
+
+    def finish(self, item: ArticleItem, outcome: Outcome) -> ArticleItem:
+        if self.stats is not None:
+            # Seconds, measured where the cleaning ran (the stats take floats as they are).
+            self.stats.inc_value("news/cpu/cleaning", outcome.cpu_seconds)  # type: ignore[arg-type]
+        cleaned = outcome.cleaned
+        if outcome.failure is not None:
+            self.drop(item, "extraction_failed", outcome.failure)
+        if cleaned is None or not cleaned.text:
+            self.drop(item, "no_text", "no article text could be extracted")
+        assert cleaned is not None
+        if len(cleaned.text) < self.min_text_chars:
+            self.drop(
+                item,
+                "too_short",
+                f"cleaned text has {len(cleaned.text)} characters, "
+                f"fewer than NEWS_MIN_TEXT_CHARS={self.min_text_chars}",
+            )
+        item.title = cleaned.title
+        item.text = cleaned.text
+        item.author = item.author or cleaned.author
+        item.site_name = item.site_name or cleaned.site_name
+        item.published_at = item.published_at or cleaned.published_at
+        item.language = item.language or cleaned.language
+        return item
+
+    def drop(self, item: ArticleItem, reason: str, detail: str) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(f"news/dropped/{reason}")
+        raise DropItem(f"{reason}: {item.url}: {detail}")
+
+
+# The Cleaner of a worker process, made once by _start_worker.
+_worker_cleaner: Cleaner | None = None
+
+
+def _start_worker(extra_markers: list[str]) -> None:
+    global _worker_cleaner
+    # Ctrl-C reaches the whole process group; the crawl process decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    _worker_cleaner = Cleaner(extra_markers)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A crawl killed outright (SIGKILL, OOM) cannot stop its pool, and the pool's queue
+    keeps its workers waiting: each worker leaves once its parent is gone."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
+def _clean(kind: str, raw: str, url: str) -> Outcome:
+    assert _worker_cleaner is not None
+    return _worker_cleaner.clean(kind, raw, url)
 
 
 def detect_language(text: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pipelines.boilerplate import TrailerCutter
-from pipelines.cleaning import CleaningPipeline, split_title
+from pipelines.cleaning import Cleaner, split_title
 from pipelines.textnorm import normalize_text
 
 BODY = [
@@ -14,8 +14,8 @@ BODY = [
 ]
 
 
-def cleaner(*extra: str) -> CleaningPipeline:
-    return CleaningPipeline(min_text_chars=10, extra_markers=list(extra))
+def cleaner(*extra: str) -> Cleaner:
+    return Cleaner(list(extra))
 
 
 def test_title_is_first_line_and_its_repeat_is_dropped():
