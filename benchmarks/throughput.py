@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -203,33 +202,20 @@ def stage_shares(run: dict[str, Any]) -> dict[str, float]:
 
 
 def index_bytes_per_article(database: Path) -> dict[str, float]:
-    """Python heap held by the near-duplicate and story indexes, per indexed article."""
-    from db import Store
-    from pipelines.dedup import NearDuplicateIndex, SignatureParams, Signer
-    from pipelines.stories import ROWS_PER_BAND, StorySigner
-
-    store = Store(f"sqlite:///{database}", writer=False)
-    store.open()
-    try:
-        tracemalloc.start()
-        index = NearDuplicateIndex(Signer(SignatureParams(128, 3)), 0.45)
-        dedup_count = index.load(store.iter_canonical_signatures())
-        dedup_bytes = tracemalloc.get_traced_memory()[0]
-        from datasketch import MinHashLSH
-
-        story_signer = StorySigner(128)
-        lsh = MinHashLSH(num_perm=128, params=(64, ROWS_PER_BAND))
-        story_count = 0
-        for key, signature in store.iter_story_signatures():
-            lsh.insert(key, story_signer.load(signature), check_duplication=False)
-            story_count += 1
-        story_bytes = tracemalloc.get_traced_memory()[0] - dedup_bytes
-        tracemalloc.stop()
-    finally:
-        store.close()
-    return {"dedup_index_bytes_per_article": dedup_bytes / max(dedup_count, 1),
-            "story_index_bytes_per_article": story_bytes / max(story_count, 1),
-            "indexed_articles": dedup_count}  # fmt: skip
+    """The LSH indexes live in the store (lsh_buckets): their bytes on disk, and their rows,
+    per canonical article. Nothing of them is held in memory between look-ups."""
+    with sqlite3.connect(database) as conn:
+        [(table_bytes,)] = conn.execute(
+            "SELECT SUM(pgsize) FROM dbstat WHERE name IN ('lsh_buckets', 'ix_lsh_buckets_article_id')"
+        ).fetchall()
+        [(canonical,)] = conn.execute(
+            "SELECT COUNT(*) FROM articles WHERE duplicate_of IS NULL"
+        ).fetchall()
+        rows = dict(conn.execute("SELECT lsh, COUNT(*) FROM lsh_buckets GROUP BY lsh").fetchall())
+    return {"index_disk_bytes_per_article": table_bytes / max(canonical, 1),
+            "dedup_bands_per_article": rows.get(1, 0) / max(canonical, 1),
+            "story_bands_per_article": rows.get(2, 0) / max(canonical, 1),
+            "indexed_articles": canonical}  # fmt: skip
 
 
 def crawl_mode(pages: int, near_share: float) -> dict[str, Any]:

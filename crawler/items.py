@@ -38,4 +38,7 @@ class ArticleItem:
     dedup: str = ""
     story_signature: bytes | None = None
     story_similarity: float | None = None
+    # LSH band keys of a canonical article's signatures, indexed with it by storage.
+    dedup_bands: tuple[int, ...] = ()
+    story_bands: tuple[int, ...] = ()
     id: int | None = None

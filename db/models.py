@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
 )
@@ -141,3 +142,21 @@ class Source(Base):
     last_modified: Mapped[str | None] = mapped_column(Text)
     # When it was last fetched in full by a run that finished.
     fetched_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class LshBucket(Base):
+    """One band of a canonical article's MinHash signature: the LSH index, kept in the store
+    and written in the article's own transaction, so it is never rebuilt at start-up and
+    never out of step with the articles. ``lsh`` names the index: 1 near-duplicates,
+    2 stories."""
+
+    __tablename__ = "lsh_buckets"
+
+    lsh: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    band_key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+
+    __table_args__ = (
+        Index("ix_lsh_buckets_article_id", "article_id"),
+        {"sqlite_with_rowid": False},
+    )

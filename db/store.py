@@ -17,12 +17,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Row, Table, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.engine import make_engine
-from db.models import Article, CrawlRun, Meta, Source, Story, StoryMerge
+from db.models import Article, CrawlRun, LshBucket, Meta, Source, Story, StoryMerge
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,11 @@ crawl_runs = cast(Table, CrawlRun.__table__)
 news_meta = cast(Table, Meta.__table__)
 sources = cast(Table, Source.__table__)
 story_merges = cast(Table, StoryMerge.__table__)
+lsh_buckets = cast(Table, LshBucket.__table__)
+
+# The LSH indexes in lsh_buckets.
+DEDUP_LSH = 1
+STORY_LSH = 2
 
 
 class StoreError(Exception):
@@ -117,6 +122,9 @@ class ArticleRecord:
     story_id: int | None = None
     story_signature: bytes | None = None
     story_similarity: float | None = None
+    # Band keys of the signatures, for a canonical article (see lsh_buckets).
+    dedup_bands: tuple[int, ...] = ()
+    story_bands: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -396,11 +404,12 @@ class Store:
 
     def canonicals_by_hash(self, hashes: list[str]) -> dict[str, CanonicalMatch]:
         """The canonical articles with these content hashes; hashes with no row are left out."""
-        rows = self._by_hashes(
-            hashes,
+        if not hashes:
+            return {}
+        rows = self.conn.execute(
             select(
                 articles.c.id, articles.c.story_id, articles.c.content_hash, articles.c.signature
-            ).where(articles.c.duplicate_of.is_(None)),
+            ).where(articles.c.content_hash.in_(hashes), articles.c.duplicate_of.is_(None))
         )
         return {
             row.content_hash: CanonicalMatch(
@@ -412,20 +421,52 @@ class Store:
             for row in rows
         }
 
-    def _by_hashes(self, hashes: list[str], query: Any, chunk: int = 500) -> list[Any]:
-        """QUERY's rows for these content hashes, CHUNK hashes per statement: an LSH query
-        can return thousands of keys, more than SQLite binds in one statement in many builds
-        (999 before 3.32, 32,766 since, unless compiled otherwise)."""
-        rows: list[Any] = []
-        for start in range(0, len(hashes), chunk):
-            part = hashes[start : start + chunk]
-            rows += self.conn.execute(query.where(articles.c.content_hash.in_(part))).all()
-        return rows
+    def canonicals_in_buckets(self, keys: Iterable[int]) -> list[CanonicalMatch]:
+        """Canonical articles sharing a band with these near-duplicate band keys."""
+        rows = self.conn.execute(
+            select(
+                articles.c.id, articles.c.story_id, articles.c.content_hash, articles.c.signature
+            ).where(
+                articles.c.id.in_(self._bucket_members(DEDUP_LSH, keys)),
+                articles.c.duplicate_of.is_(None),
+            )
+        )
+        return [
+            CanonicalMatch(
+                id=row.id,
+                story_id=row.story_id,
+                content_hash=row.content_hash,
+                signature=row.signature,
+            )
+            for row in rows
+        ]
 
-    def iter_canonical_signatures(self, chunk: int = 10_000) -> Iterator[tuple[str, bytes]]:
-        """(content_hash, signature) of every canonical article, read in pages by id."""
+    @staticmethod
+    def _bucket_members(lsh: int, keys: Iterable[int]) -> Any:
+        return (
+            select(lsh_buckets.c.article_id)
+            .where(lsh_buckets.c.lsh == lsh, lsh_buckets.c.band_key.in_(sorted(set(keys))))
+            .distinct()
+        )
+
+    def add_buckets(self, lsh: int, article_id: int, keys: Iterable[int]) -> None:
+        rows = [{"lsh": lsh, "band_key": key, "article_id": article_id} for key in set(keys)]
+        if rows:
+            self.conn.execute(insert(lsh_buckets), rows)
+
+    def delete_buckets(self, *, article_id: int | None = None, lsh: int | None = None) -> None:
+        """Take one article out of the indexes (it became a duplicate), or empty one index."""
+        query = delete(lsh_buckets)
+        if article_id is not None:
+            query = query.where(lsh_buckets.c.article_id == article_id)
+        if lsh is not None:
+            query = query.where(lsh_buckets.c.lsh == lsh)
+        self.conn.execute(query)
+
+    def iter_canonical_signatures(self, chunk: int = 10_000) -> Iterator[tuple[int, bytes]]:
+        """(id, signature) of every canonical article, read in pages by id."""
         for row in self._canonical_pages(articles.c.signature, chunk=chunk):
-            yield row.content_hash, row.signature
+            yield row.id, row.signature
 
     def _canonical_pages(self, column: Any, *where: Any, chunk: int) -> Iterator[Any]:
         """Canonical articles' content_hash and COLUMN, in pages by id, so that a large store
@@ -445,30 +486,32 @@ class Store:
 
     # -- what story grouping asks -----------------------------------------------------------
 
-    def story_matches(self, hashes: list[str]) -> dict[str, StoryMatch]:
-        """Canonical articles with these content hashes and a story signature."""
-        rows = self._by_hashes(
-            hashes,
+    def story_matches(self, keys: Iterable[int]) -> list[StoryMatch]:
+        """Canonical articles sharing a band with these story band keys."""
+        rows = self.conn.execute(
             select(
                 articles.c.id,
                 articles.c.story_id,
-                articles.c.content_hash,
                 func.coalesce(articles.c.published_at, articles.c.fetched_at).label("date"),
                 articles.c.story_signature,
-            ).where(articles.c.duplicate_of.is_(None), articles.c.story_signature.is_not(None)),
+            ).where(
+                articles.c.id.in_(self._bucket_members(STORY_LSH, keys)),
+                articles.c.duplicate_of.is_(None),
+                articles.c.story_signature.is_not(None),
+            )
         )
-        return {
-            row.content_hash: StoryMatch(
+        return [
+            StoryMatch(
                 id=row.id, story_id=row.story_id, date=row.date, story_signature=row.story_signature
             )
             for row in rows
-        }
+        ]
 
-    def iter_story_signatures(self, chunk: int = 10_000) -> Iterator[tuple[str, bytes]]:
-        """(content_hash, story_signature) of every canonical article that has one."""
+    def iter_story_signatures(self, chunk: int = 10_000) -> Iterator[tuple[int, bytes]]:
+        """(id, story_signature) of every canonical article that has one."""
         signature = articles.c.story_signature
         for row in self._canonical_pages(signature, signature.is_not(None), chunk=chunk):
-            yield row.content_hash, row.story_signature
+            yield row.id, row.story_signature
 
     def missing_story_signatures(self, chunk: int = 1000) -> list[tuple[int, str | None, str]]:
         """(id, title, text) of up to CHUNK canonical articles with no story signature yet."""
@@ -661,6 +704,8 @@ class Store:
         ).inserted_primary_key
         assert article_pk is not None
         article_id = int(article_pk[0])
+        self.add_buckets(DEDUP_LSH, article_id, record.dedup_bands)
+        self.add_buckets(STORY_LSH, article_id, record.story_bands)
         if new_story:
             conn.execute(
                 update(stories).where(stories.c.id == story_id).values(canonical_id=article_id)

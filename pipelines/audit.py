@@ -12,7 +12,8 @@ from typing import Any
 from datasketch import MinHashLSH
 
 from db import Store
-from pipelines.dedup import LSH_WEIGHTS, Signer, estimated_jaccard
+from db.store import DEDUP_LSH, STORY_LSH
+from pipelines.dedup import LSH_WEIGHTS, Signer, band_keys, estimated_jaccard, stored_layout
 from pipelines.stories import StorySigner
 from pipelines.textnorm import normalize_text, words
 
@@ -181,14 +182,22 @@ def apply(
     story_of = {row.id: row.story_id for row in audit.rows.values()}
     texts = store.article_texts(c.article for c in found if c.kind == "separated")
     counts: dict[str, int] = defaultdict(int)
+    dedup_layout = stored_layout(store, DEDUP_LSH)
+    story_layout = stored_layout(store, STORY_LSH)
     for change in found:
         counts[change.kind] += 1
         store.set_duplicate(change.article, change.after.duplicate_of, change.after.similarity)
         row = audit.rows[change.article]
         if change.after.duplicate_of is None:
+            # Canonical now: in both indexes, with the story signature that needs.
             signature, _minhash = story_signer.sign(row.title, texts[change.article])
             store.set_story_signature(change.article, signature)
+            if dedup_layout is not None:
+                store.add_buckets(DEDUP_LSH, row.id, band_keys(row.signature, dedup_layout))
+            if story_layout is not None and signature:
+                store.add_buckets(STORY_LSH, row.id, band_keys(signature, story_layout))
             continue
+        store.delete_buckets(article_id=change.article)  # a duplicate is not indexed
         mine = store.resolve_story(story_of[change.article]) or story_of[change.article]
         theirs = store.resolve_story(story_of[change.after.duplicate_of]) or mine
         if mine != theirs:

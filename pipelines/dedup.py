@@ -14,6 +14,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
 from db import CanonicalMatch, Store
+from db.store import DEDUP_LSH
 from pipelines.cputime import timed
 from pipelines.storage import StoragePipeline
 from pipelines.textnorm import normalize_text, words
@@ -111,51 +112,77 @@ def estimated_jaccard(a: bytes, b: bytes) -> float:
     return float(np.count_nonzero(left == right)) / len(left)
 
 
-class NearDuplicateIndex:
-    """MinHash LSH over canonical articles, keyed by content hash.
+Layout = tuple[int, int]  # (bands, rows per band)
 
-    Keys are only hints: every candidate is looked up in the store before it is used, so
-    a key whose row was never committed is dropped instead of being matched.
-    """
 
-    def __init__(self, signer: Signer, threshold: float) -> None:
-        self.signer = signer
-        self.threshold = threshold
-        self.lsh = MinHashLSH(
-            threshold=threshold, num_perm=signer.params.num_perm, weights=LSH_WEIGHTS
+def lsh_layout(threshold: float, num_perm: int) -> Layout:
+    """datasketch's band layout for this threshold, leaning toward recall (LSH_WEIGHTS)."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
+    return lsh.b, lsh.r
+
+
+def band_keys(signature: bytes, layout: Layout) -> tuple[int, ...]:
+    """One 32-bit key per band of a stored signature: two signatures share a key when they
+    agree on every slot of that band (up to a 2^-32 chance, which verification catches)."""
+    bands, rows = layout
+    values = np.frombuffer(signature, dtype=SIGNATURE_DTYPE)
+    if len(values) < bands * rows:
+        return ()
+    return tuple(
+        int.from_bytes(
+            hashlib.blake2b(
+                values[band * rows : (band + 1) * rows].tobytes(),
+                digest_size=4,
+                salt=band.to_bytes(2, "little"),
+            ).digest(),
+            "little",
+            signed=True,
         )
+        for band in range(bands)
+    )
 
-    def load(self, rows: Iterable[tuple[str, bytes]]) -> int:
-        count = 0
-        with self.lsh.insertion_session() as session:
-            for key, signature in rows:
-                if not signature:
-                    continue  # a text with no word to shingle: only exact copies can match it
-                session.insert(key, self.signer.from_bytes(signature), check_duplication=False)
-                count += 1
-        return count
 
-    def add(self, key: str, minhash: MinHash) -> None:
-        if key not in self.lsh:
-            self.lsh.insert(key, minhash)
+def build_index(
+    store: Store, lsh: int, layout: Layout, signatures: Iterable[tuple[int, bytes]]
+) -> int | None:
+    """Fill one LSH index of the store from SIGNATURES, unless it is already built with this
+    layout: a new store, a store from before the index, or a changed threshold. Returns the
+    articles indexed, or None when there was nothing to do."""
+    key, wanted = f"lsh_layout_{lsh}", f"{layout[0]}x{layout[1]}"
+    if store.get_meta(key) == wanted:
+        return None
+    store.delete_buckets(lsh=lsh)
+    count = 0
+    for article_id, signature in signatures:
+        if signature:
+            store.add_buckets(lsh, article_id, band_keys(signature, layout))
+            count += 1
+            if count % 10_000 == 0:
+                store.commit()
+    store.set_meta(key, wanted)
+    store.commit()
+    return count
 
-    def candidates(self, minhash: MinHash) -> list[str]:
-        return [str(key) for key in self.lsh.query(minhash)]
 
-    def forget(self, key: str) -> None:
-        if key in self.lsh:
-            self.lsh.remove(key)
+def stored_layout(store: Store, lsh: int) -> Layout | None:
+    """The band layout an index of the store was built with, if it was built."""
+    value = store.get_meta(f"lsh_layout_{lsh}")
+    if value is None:
+        return None
+    bands, rows = value.split("x")
+    return int(bands), int(rows)
 
-    def best_match(
-        self, signature: bytes, found: dict[str, CanonicalMatch]
-    ) -> tuple[CanonicalMatch, float] | None:
-        """The most similar canonical at or above the threshold; ties go to the oldest."""
-        best: tuple[CanonicalMatch, float] | None = None
-        for match in sorted(found.values(), key=lambda m: m.id):
-            similarity = estimated_jaccard(signature, match.signature)
-            if similarity >= self.threshold and (best is None or similarity > best[1]):
-                best = (match, similarity)
-        return best
+
+def best_match(
+    signature: bytes, found: Iterable[CanonicalMatch], threshold: float
+) -> tuple[CanonicalMatch, float] | None:
+    """The most similar canonical at or above the threshold; ties go to the oldest."""
+    best: tuple[CanonicalMatch, float] | None = None
+    for match in sorted(found, key=lambda m: m.id):
+        similarity = estimated_jaccard(signature, match.signature)
+        if similarity >= threshold and (best is None or similarity > best[1]):
+            best = (match, similarity)
+    return best
 
 
 class DedupPipeline:
@@ -180,7 +207,7 @@ class DedupPipeline:
         self.crawler = crawler
         self.stats = stats
         self.signer = Signer(params)
-        self.index: NearDuplicateIndex | None = None
+        self.layout = lsh_layout(threshold, params.num_perm)
         self.store: Store | None = None
 
     @classmethod
@@ -234,27 +261,24 @@ class DedupPipeline:
                 self.threshold,
             )
         self.store = store
-        self.index = NearDuplicateIndex(self.signer, self.threshold)
-        loaded = self.index.load(store.iter_canonical_signatures())
+        built = build_index(store, DEDUP_LSH, self.layout, store.iter_canonical_signatures())
+        if built is not None:
+            logger.info("Dedup index built in the store for %d canonical articles", built)
         logger.info(
-            "Dedup index loaded: %d canonical articles (num_perm=%d, shingles of %d words, "
-            "threshold %.2f, %d bands of %d rows)",
-            loaded,
+            "Dedup: num_perm=%d, shingles of %d words, threshold %.2f, %d bands of %d rows",
             self.params.num_perm,
             self.params.shingle_size,
             self.threshold,
-            self.index.lsh.b,
-            self.index.lsh.r,
+            *self.layout,
         )
 
     def close_spider(self) -> None:
-        self.index = None
         self.store = None
 
     @timed("dedup")
     def process_item(self, item: ArticleItem) -> ArticleItem:
-        store, index = self.store, self.index
-        if store is None or index is None:
+        store = self.store
+        if store is None:
             if self.stats is not None:
                 self.stats.inc_value("news/dropped/store_unavailable")
             raise DropItem(f"store_unavailable: {item.url}: the store is not open")
@@ -277,17 +301,15 @@ class DedupPipeline:
             item.dedup = "new"
             return item
         item.signature = self.signer.to_bytes(minhash)
-        keys = index.candidates(minhash)
-        found = store.canonicals_by_hash(keys)
-        for stale in set(keys) - found.keys():
-            # In the index but not in the store: its batch was never committed.
-            index.forget(stale)
-        best = index.best_match(item.signature, found)
+        keys = band_keys(item.signature, self.layout)
+        # The index lives in the store: rows of the open batch count, and nothing in it can
+        # point at a row that was never committed.
+        best = best_match(item.signature, store.canonicals_in_buckets(keys), self.threshold)
         if best is not None:
             self._mark(item, best[0], best[1], "near")
         else:
             item.dedup = "new"
-            index.add(item.content_hash, minhash)
+            item.dedup_bands = keys  # storage indexes it with the article
         return item
 
     @staticmethod

@@ -191,6 +191,8 @@ class StoragePipeline:
             story_id=item.story_id,
             story_signature=item.story_signature,
             story_similarity=item.story_similarity,
+            dedup_bands=item.dedup_bands,
+            story_bands=item.story_bands,
         )
         try:
             item.id, item.story_id = self.store.add_article(record, run_id=self.run_id)

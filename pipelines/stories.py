@@ -9,13 +9,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
 from db import Store, StoreError, StoryMatch
+from db.store import STORY_LSH
 from pipelines.cputime import timed
-from pipelines.dedup import SCHEME, SIGNATURE_DTYPE, estimated_jaccard
+from pipelines.dedup import SCHEME, SIGNATURE_DTYPE, band_keys, build_index, estimated_jaccard
 from pipelines.storage import StoragePipeline
 from pipelines.storyfeatures import story_features
 
@@ -57,11 +58,6 @@ class StorySigner:
         minhash.update_batch(features)
         return np.asarray(minhash.hashvalues, dtype=SIGNATURE_DTYPE).tobytes(), minhash
 
-    def load(self, signature: bytes) -> LeanMinHash:
-        return LeanMinHash(
-            seed=SEED, hashvalues=np.frombuffer(signature, dtype=SIGNATURE_DTYPE), scheme=SCHEME
-        )
-
 
 class StoryPipeline:
     """Gives each new canonical article the story of the stored canonical articles whose
@@ -88,7 +84,7 @@ class StoryPipeline:
         self.stats = stats
         self.store: Store | None = None
         self.storage: StoragePipeline | None = None
-        self.lsh: MinHashLSH | None = None
+        self.layout = (num_perm // ROWS_PER_BAND, ROWS_PER_BAND)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoryPipeline:
@@ -135,20 +131,14 @@ class StoryPipeline:
             )
         self.store = store
         filled = self.backfill(store)
-        num_perm = self.signer.num_perm
-        self.lsh = MinHashLSH(num_perm=num_perm, params=(num_perm // ROWS_PER_BAND, ROWS_PER_BAND))
-        loaded = 0
-        with self.lsh.insertion_session() as session:
-            for key, signature in store.iter_story_signatures():
-                if signature:
-                    session.insert(key, self.signer.load(signature), check_duplication=False)
-                    loaded += 1
+        built = build_index(store, STORY_LSH, self.layout, store.iter_story_signatures())
+        if built is not None:
+            logger.info("Story index built in the store for %d canonical articles", built)
         logger.info(
-            "Story index loaded: %d canonical articles (threshold %.2f, window %s; %d signatures "
-            "computed now)",
-            loaded,
+            "Stories: threshold %.2f, window %s, %d bands of %d rows; %d signatures computed now",
             self.threshold,
             self.window,
+            *self.layout,
             filled,
         )
 
@@ -157,30 +147,30 @@ class StoryPipeline:
         existed, or duplicates that a dedup replay made canonical."""
         filled = 0
         while batch := store.missing_story_signatures():
+            indexed = store.get_meta(f"lsh_layout_{STORY_LSH}") is not None
             for article_id, title, text in batch:
-                store.set_story_signature(article_id, self.signer.sign(title, text)[0])
+                signature = self.signer.sign(title, text)[0]
+                store.set_story_signature(article_id, signature)
+                if indexed and signature:
+                    store.add_buckets(STORY_LSH, article_id, band_keys(signature, self.layout))
             filled += len(batch)
             store.commit()
         return filled
 
     def close_spider(self) -> None:
-        self.lsh = None
         self.store = None
 
     @timed("stories")
     def process_item(self, item: ArticleItem) -> ArticleItem:
-        store, lsh = self.store, self.lsh
-        if store is None or lsh is None or item.dedup != "new":
+        store = self.store
+        if store is None or item.dedup != "new":
             return item  # a duplicate has its canonical's story; storage handles a closed store
         item.story_signature, minhash = self.signer.sign(item.title, item.text)
         if minhash is None:
             self.inc("new")
             return item
-        keys = [str(key) for key in lsh.query(minhash)]
-        found = store.story_matches(keys)
-        for stale in set(keys) - found.keys():
-            lsh.remove(stale)  # its batch was never committed
-        matches = self.matches(item, found)
+        keys = band_keys(item.story_signature, self.layout)
+        matches = self.matches(item, store.story_matches(keys))
         if matches:
             survivor = min(story for story, _ in matches)
             item.story_id = survivor
@@ -194,8 +184,7 @@ class StoryPipeline:
             self.inc("joined")
         else:
             self.inc("new")
-        if item.content_hash not in lsh:
-            lsh.insert(item.content_hash, minhash)
+        item.story_bands = keys  # storage indexes it with the article
         return item
 
     def merge(
@@ -222,13 +211,13 @@ class StoryPipeline:
                 self.storage.count_drop("store_error")
             raise DropItem(f"store_error: {item.url}: {exc}") from exc
 
-    def matches(self, item: ArticleItem, found: dict[str, StoryMatch]) -> list[tuple[int, float]]:
+    def matches(self, item: ArticleItem, found: list[StoryMatch]) -> list[tuple[int, float]]:
         """(story, best similarity) of each story with a member close enough in features and
         in time."""
         date: datetime = item.published_at or item.fetched_at
         signature = item.story_signature or b""
         best: dict[int, float] = {}
-        for match in found.values():
+        for match in found:
             similarity = estimated_jaccard(signature, match.story_signature)
             if similarity >= self.threshold and abs(match.date - date) <= self.window:
                 best[match.story_id] = max(similarity, best.get(match.story_id, 0.0))

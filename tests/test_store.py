@@ -50,10 +50,10 @@ def test_reopening_a_current_store_changes_nothing(tmp_path):
         store.open()
         version = store.conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
         store.close()
-    assert version == [("0004",)]
+    assert version == [("0005",)]
 
 
-def test_lookups_take_any_number_of_hashes(tmp_path):
+def test_lsh_buckets_are_written_with_the_article_and_leave_with_its_canonical_status(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'news.db'}")
     store.open()
     try:
@@ -64,14 +64,18 @@ def test_lookups_take_any_number_of_hashes(tmp_path):
             signature=b"\x01\x00\x00\x00",
             fetched_at=utcnow(),
             story_signature=b"\x02\x00\x00\x00",
+            dedup_bands=(11, -12),
+            story_bands=(13,),
         )
         article_id, story_id = store.add_article(record, run_id=None)
-        # An LSH query over a store of look-alike articles can return this many keys, more
-        # than most SQLite builds bind in one statement.
-        hashes = [f"{n:032x}" for n in range(40_000)] + [record.content_hash]
-        [match] = store.canonicals_by_hash(hashes).values()
+        # Visible at once on the writer's connection, before any commit.
+        [match] = store.canonicals_in_buckets([-12, 99])
         assert (match.id, match.story_id) == (article_id, story_id)
-        [story_match] = store.story_matches(hashes).values()
+        [story_match] = store.story_matches([13])
         assert story_match.story_signature == record.story_signature
+        assert store.canonicals_in_buckets([13]) == []  # the indexes are kept apart
+        store.delete_buckets(article_id=article_id)
+        assert store.canonicals_in_buckets([11, -12]) == []
+        assert store.story_matches([13]) == []
     finally:
         store.close()
