@@ -274,10 +274,17 @@ def crawl_mode(pages: int, near_share: float) -> dict[str, Any]:
 
 
 def million_mode(count: int) -> dict[str, Any]:
-    """A store with COUNT synthetic canonical articles, then a crawl of 500 pages against it."""
+    """A store with COUNT synthetic canonical articles, indexed, then a crawl of 500 pages
+    against it. Random signatures have random band keys, so the bucket rows are drawn at
+    random too, as many per article as the two band layouts have bands."""
     import numpy as np
 
     from db import Store
+    from pipelines.dedup import lsh_layout
+    from pipelines.stories import ROWS_PER_BAND
+
+    dedup_bands = lsh_layout(0.45, 128)[0]  # the defaults
+    story_bands = 128 // ROWS_PER_BAND
 
     results: dict[str, Any] = {"stored": count}
     with tempfile.TemporaryDirectory() as tmp:
@@ -305,6 +312,12 @@ def million_mode(count: int) -> dict[str, Any]:
                     ((offset + i + 2, f"synthetic:{offset + i}", f"{offset + i:032x}",
                       signatures[i].tobytes(), stories[i].tobytes()) for i in range(chunk)),
                 )  # fmt: skip
+                for lsh, bands in ((1, dedup_bands), (2, story_bands)):
+                    keys = rng.integers(-(2**31), 2**31, size=(chunk, bands), dtype=np.int64)
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO lsh_buckets (lsh, band_key, article_id) VALUES (?, ?, ?)",
+                        ((lsh, int(key), offset + i + 2) for i in range(chunk) for key in keys[i]),
+                    )
         results["load_seconds"] = time.perf_counter() - started
         empty = Path(tmp) / "empty"
         empty.mkdir()

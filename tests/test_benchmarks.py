@@ -29,5 +29,8 @@ def test_throughput_harness_measures_every_part(tmp_path):
     assert (
         results["index"]["indexed_articles"] == results["files_ingest"]["stats"]["news/items/new"]
     )
-    assert results["index"]["dedup_index_bytes_per_article"] > 0
+    # Every canonical article is in both indexes, with one row per band.
+    assert results["index"]["dedup_bands_per_article"] > 1
+    assert results["index"]["story_bands_per_article"] == 64
+    assert results["index"]["index_disk_bytes_per_article"] > 0
     assert results["startup_filled_store_s"] > 0
