@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 META_KEY = "story_minhash"
+# Set once every canonical article of the store has a story signature.
+SIGNED_META = "story_signatures"
 # Another seed than dedup's: story and text signatures are unrelated.
 SEED = 2
 # Bands of two rows over every slot: story thresholds are low (about 0.2), where fewer,
@@ -143,11 +145,14 @@ class StoryPipeline:
         )
 
     def backfill(self, store: Store) -> int:
-        """Story signatures for canonical articles that have none: stored before stories
-        existed, or duplicates that a dedup replay made canonical."""
+        """Story signatures for canonical articles stored before stories existed. Done once
+        per store: afterwards every canonical article gets one when it is stored, or when
+        `scrapy dupes --apply` makes it canonical, so later start-ups skip the scan."""
+        if store.get_meta(SIGNED_META) is not None:
+            return 0
         filled = 0
+        indexed = store.get_meta(f"lsh_layout_{STORY_LSH}") is not None
         while batch := store.missing_story_signatures():
-            indexed = store.get_meta(f"lsh_layout_{STORY_LSH}") is not None
             for article_id, title, text in batch:
                 signature = self.signer.sign(title, text)[0]
                 store.set_story_signature(article_id, signature)
@@ -155,6 +160,8 @@ class StoryPipeline:
                     store.add_buckets(STORY_LSH, article_id, band_keys(signature, self.layout))
             filled += len(batch)
             store.commit()
+        store.set_meta(SIGNED_META, "all canonical articles")
+        store.commit()
         return filled
 
     def close_spider(self) -> None:
