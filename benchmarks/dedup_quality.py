@@ -63,15 +63,21 @@ def score(truth: dict[str, str], predicted: dict[str, str]) -> Scores:
     return Scores(precision, recall, f1, len(true_pairs), len(predicted_pairs))
 
 
-def predicted_groups(database: Path, corpus: Path) -> dict[str, str]:
-    """Document (path relative to the corpus) → id of its canonical article, from the store."""
+def stored_groups(database: Path, corpus: Path, group: str) -> dict[str, str]:
+    """Document (path relative to the corpus) → its GROUP (an SQL expression over articles),
+    from the store."""
     with sqlite3.connect(database) as conn:
-        rows = conn.execute("SELECT id, url, COALESCE(duplicate_of, id) FROM articles").fetchall()
+        rows = conn.execute(f"SELECT url, {group} FROM articles").fetchall()
     base = corpus.resolve()
     return {
-        Path(unquote(urlparse(url).path)).relative_to(base).as_posix(): str(group)
-        for _id, url, group in rows
+        Path(unquote(urlparse(url).path)).relative_to(base).as_posix(): str(value)
+        for url, value in rows
     }
+
+
+def predicted_groups(database: Path, corpus: Path) -> dict[str, str]:
+    """Each document's canonical article."""
+    return stored_groups(database, corpus, "COALESCE(duplicate_of, id)")
 
 
 def crawl(

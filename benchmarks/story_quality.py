@@ -13,27 +13,19 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sqlite3
 import sys
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dedup_quality import ROOT, Scores, evaluate
+from dedup_quality import ROOT, Scores, evaluate, stored_groups
 
 STORIES = ROOT / "samples" / "stories"
 
 
 def predicted_stories(database: Path, corpus: Path) -> dict[str, str]:
-    """Document (path relative to the corpus) → its story id, from the store."""
-    with sqlite3.connect(database) as conn:
-        rows = conn.execute("SELECT url, story_id FROM articles").fetchall()
-    base = corpus.resolve()
-    return {
-        Path(unquote(urlparse(url).path)).relative_to(base).as_posix(): str(story)
-        for url, story in rows
-    }
+    """Each document's story."""
+    return stored_groups(database, corpus, "story_id")
 
 
 def evaluate_stories(corpus: Path = STORIES, **settings: object) -> Scores:
