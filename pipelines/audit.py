@@ -190,7 +190,7 @@ def apply(
         row = audit.rows[change.article]
         if change.after.duplicate_of is None:
             # Canonical now: in both indexes, with the story signature that needs.
-            signature, _minhash = story_signer.sign(row.title, texts[change.article])
+            signature = story_signer.sign(row.title, texts[change.article])
             store.set_story_signature(change.article, signature)
             if dedup_layout is not None:
                 store.add_buckets(DEDUP_LSH, row.id, band_keys(row.signature, dedup_layout))

@@ -79,8 +79,11 @@ class Signer:
 
     def sign(self, normalized: str) -> MinHash | None:
         """The signature of a text, or None for a text with no word to shingle."""
-        shingles = self.shingles(normalized)
-        if not shingles:
+        return self.sign_set(self.shingles(normalized))
+
+    def sign_set(self, items: list[bytes]) -> MinHash | None:
+        """The signature of a set of items, or None for an empty one."""
+        if not items:
             return None
         minhash = MinHash(
             num_perm=self.params.num_perm,
@@ -88,7 +91,7 @@ class Signer:
             permutations=self._permutations,
             scheme=SCHEME,
         )
-        minhash.update_batch(shingles)
+        minhash.update_batch(items)
         return minhash
 
     @staticmethod

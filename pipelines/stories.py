@@ -8,15 +8,20 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-import numpy as np
-from datasketch import MinHash
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
 from db import Store, StoreError, StoryMatch
 from db.store import STORY_LSH
 from pipelines.cputime import timed
-from pipelines.dedup import SCHEME, SIGNATURE_DTYPE, band_keys, build_index, estimated_jaccard
+from pipelines.dedup import (
+    SCHEME,
+    SignatureParams,
+    Signer,
+    band_keys,
+    build_index,
+    estimated_jaccard,
+)
 from pipelines.storage import StoragePipeline
 from pipelines.storyfeatures import story_features
 
@@ -39,9 +44,11 @@ ROWS_PER_BAND = 2
 
 
 class StorySigner:
+    """MinHash signatures of story features, drawn like dedup's but with their own seed."""
+
     def __init__(self, num_perm: int) -> None:
         self.num_perm = num_perm
-        self._permutations = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
+        self._signer = Signer(SignatureParams(num_perm=num_perm, shingle_size=1, seed=SEED))
 
     def params_json(self) -> str:
         return json.dumps(
@@ -49,16 +56,10 @@ class StorySigner:
             sort_keys=True,
         )
 
-    def sign(self, title: str | None, text: str) -> tuple[bytes, MinHash | None]:
+    def sign(self, title: str | None, text: str) -> bytes:
         """The stored form of an article's story signature (b"" when it has no feature)."""
-        features = story_features(title, text)
-        if not features:
-            return b"", None
-        minhash = MinHash(
-            num_perm=self.num_perm, seed=SEED, permutations=self._permutations, scheme=SCHEME
-        )
-        minhash.update_batch(features)
-        return np.asarray(minhash.hashvalues, dtype=SIGNATURE_DTYPE).tobytes(), minhash
+        minhash = self._signer.sign_set(story_features(title, text))
+        return b"" if minhash is None else Signer.to_bytes(minhash)
 
 
 class StoryPipeline:
@@ -154,7 +155,7 @@ class StoryPipeline:
         indexed = store.get_meta(f"lsh_layout_{STORY_LSH}") is not None
         while batch := store.missing_story_signatures():
             for article_id, title, text in batch:
-                signature = self.signer.sign(title, text)[0]
+                signature = self.signer.sign(title, text)
                 store.set_story_signature(article_id, signature)
                 if indexed and signature:
                     store.add_buckets(STORY_LSH, article_id, band_keys(signature, self.layout))
@@ -172,8 +173,8 @@ class StoryPipeline:
         store = self.store
         if store is None or item.dedup != "new":
             return item  # a duplicate has its canonical's story; storage handles a closed store
-        item.story_signature, minhash = self.signer.sign(item.title, item.text)
-        if minhash is None:
+        item.story_signature = self.signer.sign(item.title, item.text)
+        if not item.story_signature:
             self.inc("new")
             return item
         keys = band_keys(item.story_signature, self.layout)
