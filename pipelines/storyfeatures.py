@@ -11,6 +11,7 @@ feature present k times counts k times in both the intersection and the union.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -47,19 +48,23 @@ STOPWORDS = frozenset(
 )
 
 _TOKEN_RE = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
+_TOKEN_SPLIT_RE = re.compile(f"({_TOKEN_RE.pattern})")
 # 2 000 · 2,000 · 9,2 · 1.2 · 3.5 · 46 (spaces inside French thousands included)
-_NUMBER_RE = re.compile(
-    r"(?<![\w.,])\d{1,3}(?:[  \u202f]\d{3})+(?![\d])|(?<![\w.,])\d+(?:[.,]\d+)*"
-)
+# (The look-ahead first lets the engine reject a non-digit before trying the look-behind.)
+_NUMBER_RE = re.compile(r"(?=\d)(?<![\w.,])(?:\d{1,3}(?:[  \u202f]\d{3})+(?!\d)|\d+(?:[.,]\d+)*)")
 # What may stand between the end of a sentence and the next word.
 _BREAK_RE = re.compile(r"[.!?:;\"«»()\[\]\u2013\u2014-]")
+_ELISION_RE = re.compile(r"['’]")
 
 
+# Every word of every article is folded, and news reuses its words: the cache turns most
+# folds into one dictionary look-up. Bounded, so an unending crawl does not grow it.
+@functools.lru_cache(maxsize=1 << 16)
 def fold(word: str) -> str:
     """Lower case, accents removed, a final plural s/x dropped, elisions (l', d') cut."""
     word = unicodedata.normalize("NFKD", word.casefold())
     word = "".join(ch for ch in word if not unicodedata.combining(ch))
-    word = re.split(r"['’]", word)[-1]
+    word = _ELISION_RE.split(word)[-1]
     if len(word) > 4 and word[-1] in "sx":
         word = word[:-1]
     return word
@@ -85,26 +90,32 @@ def names(title: str, text: str) -> set[str]:
     headline case capitalizes everything), counts only if it is capitalized mid-sentence
     somewhere in the text too: a name, not a sentence's first word."""
     inside: set[str] = set()
-    for line_number, line in enumerate((title, *text.splitlines())):
-        end = 0
-        for match in _TOKEN_RE.finditer(line):
-            word, gap = match.group(0), line[end : match.start()]
-            opens = line_number == 0 or end == 0 or bool(_BREAK_RE.search(gap))
-            end = match.end()
-            folded = fold(word)
-            if word[0].isupper() and not opens and folded not in STOPWORDS and len(folded) > 1:
-                inside.add(folded)
+    # The title only ever opens: every word of it is skipped, so only the text is read.
+    for line in text.splitlines():
+        # [gap, word, gap, word, …, gap]: the gap before word i is parts[i - 1].
+        parts = _TOKEN_SPLIT_RE.split(line)
+        for i in range(3, len(parts), 2):  # the line's first word opens it
+            word = parts[i]
+            if word[0].isupper() and not _BREAK_RE.search(parts[i - 1]):
+                folded = fold(word)
+                if folded not in STOPWORDS and len(folded) > 1:
+                    inside.add(folded)
     return inside
 
 
 def key_terms(text: str, excluded: set[str]) -> list[str]:
     """The content words the text repeats most (ties: first seen first)."""
-    counts: Counter[str] = Counter()
-    for word in _TOKEN_RE.findall(normalize_text(text)):
-        folded = fold(word)
-        if len(folded) >= MIN_TERM_LETTERS and folded not in STOPWORDS and folded not in excluded:
-            counts[folded] += 1
-    return [word for word, _ in counts.most_common(KEY_TERMS)]
+    # Counter keeps first-seen order and most_common sorts stably, so filtering the counted
+    # words afterwards ranks them as counting only the kept ones would.
+    counts = Counter(map(fold, _TOKEN_RE.findall(normalize_text(text))))
+    kept = Counter(
+        {
+            word: count
+            for word, count in counts.items()
+            if len(word) >= MIN_TERM_LETTERS and word not in STOPWORDS and word not in excluded
+        }
+    )
+    return [word for word, _ in kept.most_common(KEY_TERMS)]
 
 
 def story_features(title: str | None, text: str) -> list[bytes]:

@@ -6,32 +6,32 @@ import re
 import unicodedata
 
 # Typographic variants that copies of one article disagree on; NFKC leaves these alone.
-_PUNCT_MAP = str.maketrans(
-    {
-        "\u2018": "'",  # left single quote
-        "\u2019": "'",  # right single quote / typographic apostrophe
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        "\u02bc": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u201f": '"',
-        "\u00ab": '"',  # «
-        "\u00bb": '"',  # »
-        "\u2039": '"',
-        "\u203a": '"',
-        "\u2010": "-",
-        "\u2011": "-",
-        "\u2012": "-",
-        "\u2013": "-",  # en dash
-        "\u2014": "-",  # em dash
-        "\u2212": "-",
-        "\u2026": "...",
-    }
-)
-_SPACE_RE = re.compile(r"\s+")
+_PUNCT = {
+    "\u2018": "'",  # left single quote
+    "\u2019": "'",  # right single quote / typographic apostrophe
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u02bc": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u00ab": '"',  # «
+    "\u00bb": '"',  # »
+    "\u2039": '"',
+    "\u203a": '"',
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",  # en dash
+    "\u2014": "-",  # em dash
+    "\u2212": "-",
+    "\u2026": "...",
+}
+# A regex finds the few such characters in C; str.translate with a mapping would look up
+# every character of the text in Python, which made it most of the normalization's cost.
+_PUNCT_RE = re.compile("[" + "".join(_PUNCT) + "]")
 _WORD_RE = re.compile(r"\w+")
 # C0/C1 controls other than tab and newline: never meaningful in an article, and PostgreSQL
 # refuses NUL in text columns.
@@ -45,8 +45,10 @@ def strip_controls(text: str) -> str:
 
 def normalize_text(text: str) -> str:
     """NFKC, plain quotes, apostrophes and dashes, case folded, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", text).translate(_PUNCT_MAP).casefold()
-    return _SPACE_RE.sub(" ", text).strip()
+    text = unicodedata.normalize("NFKC", text)
+    text = _PUNCT_RE.sub(lambda match: _PUNCT[match.group()], text).casefold()
+    # str.split() and re's \s agree on what whitespace is (both use Py_UNICODE_ISSPACE).
+    return " ".join(text.split())
 
 
 def words(normalized: str) -> list[str]:
