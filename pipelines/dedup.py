@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,6 +30,17 @@ logger = logging.getLogger(__name__)
 SCHEME = "affine32"
 SIGNATURE_DTYPE = np.dtype("<u4")
 SEED = 1
+# How a shingle becomes the 32-bit value the MinHash permutes. "sha1": datasketch's default,
+# SHA-1 of the shingle's UTF-8, one call per shingle; stores made before "words64" keep it.
+# "words64": BLAKE2b-64 of each distinct word, chained over the shingle's words with the
+# MurmurHash3 64-bit finalizer in numpy, a few times cheaper per article.
+SHINGLE_HASHES = ("sha1", "words64")
+SHINGLE_HASH = "words64"
+# Words whose hash the signer keeps; news reuses its vocabulary, so most words hit.
+WORD_CACHE_SIZE = 1 << 17
+_FMIX64 = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+# MurmurHash3's 32-bit finalizer, as datasketch's affine32 scheme pre-mixes each value.
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))
 # LSH candidates are verified against the estimated Jaccard, so a false positive costs one
 # look-up while a false negative loses a duplicate: lean the band layout toward recall.
 LSH_WEIGHTS = (0.3, 0.7)
@@ -44,17 +55,44 @@ class SignatureParams:
     shingle_size: int
     seed: int = SEED
     scheme: str = SCHEME
+    # A store's parameters written before there was a choice do not name it: SHA-1.
+    shingle_hash: str = "sha1"
 
     def as_json(self) -> str:
-        return json.dumps(
-            {
-                "num_perm": self.num_perm,
-                "shingle_size": self.shingle_size,
-                "seed": self.seed,
-                "scheme": self.scheme,
-            },
-            sort_keys=True,
-        )
+        fields = {
+            "num_perm": self.num_perm,
+            "shingle_size": self.shingle_size,
+            "seed": self.seed,
+            "scheme": self.scheme,
+        }
+        if self.shingle_hash != "sha1":  # so that older stores' parameters read as before
+            fields["shingle_hash"] = self.shingle_hash
+        return json.dumps(fields, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, stored: str) -> SignatureParams:
+        return cls(**json.loads(stored))
+
+
+def _fmix64(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer, element-wise: a bijection that mixes every bit."""
+    shift, first, second = _FMIX64
+    values = values ^ (values >> shift)
+    values = values * first
+    values = values ^ (values >> shift)
+    values = values * second
+    mixed: np.ndarray = values ^ (values >> shift)
+    return mixed
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    first_shift, first, second_shift, second = _FMIX32
+    values = values ^ (values >> first_shift)
+    values = values * first
+    values = values ^ (values >> second_shift)
+    values = values * second
+    mixed: np.ndarray = values ^ (values >> first_shift)
+    return mixed
 
 
 def content_hash(normalized: str) -> str:
@@ -65,10 +103,13 @@ class Signer:
     """MinHash signatures of word shingles; the permutations are drawn once per instance."""
 
     def __init__(self, params: SignatureParams) -> None:
+        if params.shingle_hash not in SHINGLE_HASHES:
+            raise ValueError(f"unknown shingle hash {params.shingle_hash!r}")
         self.params = params
         self._permutations = MinHash(
             num_perm=params.num_perm, seed=params.seed, scheme=SCHEME
         ).permutations
+        self._word_hashes: dict[str, int] = {}
 
     def shingles(self, normalized: str) -> list[bytes]:
         tokens = words(normalized)
@@ -77,14 +118,56 @@ class Signer:
             return [" ".join(tokens).encode("utf-8")] if tokens else []
         return [" ".join(tokens[i : i + k]).encode("utf-8") for i in range(len(tokens) - k + 1)]
 
-    def sign(self, normalized: str) -> MinHash | None:
-        """The signature of a text, or None for a text with no word to shingle."""
-        return self.sign_set(self.shingles(normalized))
+    def sign(self, normalized: str) -> bytes:
+        """The stored signature of a text (SIGNATURE_DTYPE values); b"" for a text with no
+        word to shingle."""
+        if self.params.shingle_hash == "sha1":
+            return self.sign_set(self.shingles(normalized))
+        values = self.shingle_values(words(normalized))
+        if not len(values):
+            return b""
+        return self.permuted_minimum(values).astype(SIGNATURE_DTYPE, copy=False).tobytes()
 
-    def sign_set(self, items: list[bytes]) -> MinHash | None:
-        """The signature of a set of items, or None for an empty one."""
+    def permuted_minimum(self, values: np.ndarray) -> np.ndarray:
+        """The hash values datasketch's ``update_batch`` gives VALUES (uint32) under the
+        affine32 scheme with the identity as hash function: the minimum over the values of
+        each permutation a·fmix32(v) + b mod 2^32. Computed here in numpy alone, because
+        update_batch first calls the hash function once per value in Python, which cost as
+        much as the rest of the signature (a property test checks the two agree)."""
+        a, b = self._permutations
+        permuted = _fmix32(values)[:, np.newaxis] * a + b
+        minimum: np.ndarray = permuted.min(axis=0)
+        return minimum
+
+    def shingle_values(self, tokens: list[str]) -> np.ndarray:
+        """The "words64" value of each shingle of TOKENS, as uint32."""
+        if not tokens:
+            return np.empty(0, dtype=np.uint32)
+        cache = self._word_hashes
+        try:
+            hashes = [cache[token] for token in tokens]
+        except KeyError:
+            if len(cache) > WORD_CACHE_SIZE:
+                cache.clear()
+            for token in tokens:
+                if token not in cache:
+                    digest = hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest()
+                    cache[token] = int.from_bytes(digest, "little")
+            hashes = [cache[token] for token in tokens]
+        word_values = np.array(hashes, dtype=np.uint64)
+        # A text shorter than a shingle is one shingle of all its words, as with "sha1".
+        k = min(self.params.shingle_size, len(tokens))
+        count = len(tokens) - k + 1
+        values = word_values[:count]
+        for offset in range(1, k):
+            values = _fmix64(values) ^ word_values[offset : offset + count]
+        values = _fmix64(values)
+        return ((values >> np.uint64(32)) ^ values).astype(np.uint32)
+
+    def sign_set(self, items: list[bytes]) -> bytes:
+        """The stored signature of a set of items (SHA-1 of each); b"" for an empty one."""
         if not items:
-            return None
+            return b""
         minhash = MinHash(
             num_perm=self.params.num_perm,
             seed=self.params.seed,
@@ -92,10 +175,6 @@ class Signer:
             scheme=SCHEME,
         )
         minhash.update_batch(items)
-        return minhash
-
-    @staticmethod
-    def to_bytes(minhash: MinHash) -> bytes:
         return np.asarray(minhash.hashvalues, dtype=SIGNATURE_DTYPE).tobytes()
 
     def from_bytes(self, signature: bytes) -> LeanMinHash:
@@ -154,7 +233,7 @@ def build_index(
     key, wanted = f"lsh_layout_{lsh}", f"{layout[0]}x{layout[1]}"
     if store.get_meta(key) == wanted:
         return None
-    store.delete_buckets(lsh=lsh)
+    store.clear_index(lsh)
     count = 0
     for article_id, signature in signatures:
         if signature:
@@ -226,7 +305,9 @@ class DedupPipeline:
         if not 0.0 < threshold <= 1.0:
             raise NotConfigured(f"NEWS_DEDUP_THRESHOLD must be in (0, 1], got {threshold}")
         return cls(
-            params=SignatureParams(num_perm=num_perm, shingle_size=shingle_size),
+            params=SignatureParams(
+                num_perm=num_perm, shingle_size=shingle_size, shingle_hash=SHINGLE_HASH
+            ),
             threshold=threshold,
             crawler=crawler,
             stats=crawler.stats,
@@ -249,12 +330,19 @@ class DedupPipeline:
         stored = store.get_meta(META_KEY)
         if stored is None:
             store.set_meta(META_KEY, self.params.as_json())
-        elif stored != self.params.as_json():
-            raise NotConfigured(
-                f"the store at {store.display_url} was signed with {stored}; "
-                f"NEWS_MINHASH_PERM / NEWS_SHINGLE_SIZE now give {self.params.as_json()}. "
-                "Use the settings the store was built with, or a new store."
-            )
+        else:
+            params = SignatureParams.from_json(stored)
+            if replace(params, shingle_hash=self.params.shingle_hash) != self.params:
+                raise NotConfigured(
+                    f"the store at {store.display_url} was signed with {stored}; "
+                    f"NEWS_MINHASH_PERM / NEWS_SHINGLE_SIZE now give {self.params.as_json()}. "
+                    "Use the settings the store was built with, or a new store."
+                )
+            if params != self.params:
+                # Signatures are only comparable under one shingle hash: a store keeps the
+                # one it was made with.
+                logger.info("Dedup: this store hashes shingles with %s", params.shingle_hash)
+                self.params, self.signer = params, Signer(params)
         applied = store.get_meta(THRESHOLD_META)
         if applied is not None and float(applied) != self.threshold:
             logger.warning(
@@ -268,9 +356,11 @@ class DedupPipeline:
         if built is not None:
             logger.info("Dedup index built in the store for %d canonical articles", built)
         logger.info(
-            "Dedup: num_perm=%d, shingles of %d words, threshold %.2f, %d bands of %d rows",
+            "Dedup: num_perm=%d, shingles of %d words hashed with %s, threshold %.2f, "
+            "%d bands of %d rows",
             self.params.num_perm,
             self.params.shingle_size,
+            self.params.shingle_hash,
             self.threshold,
             *self.layout,
         )
@@ -285,25 +375,22 @@ class DedupPipeline:
             if self.stats is not None:
                 self.stats.inc_value("news/dropped/store_unavailable")
             raise DropItem(f"store_unavailable: {item.url}: the store is not open")
-        if store.has_url(item.url):
+        normalized = normalize_text(item.text)
+        item.content_hash = content_hash(normalized)
+        stored, exact = store.url_or_hash(item.url, item.content_hash)
+        if stored:
             if self.stats is not None:
                 self.stats.inc_value("news/items/already_stored")
             raise DropItem(f"already_stored: {item.url}", log_level="DEBUG")
-
-        normalized = normalize_text(item.text)
-        item.content_hash = content_hash(normalized)
-        exact = store.canonical_by_hash(item.content_hash)
         if exact is not None:
             item.signature = exact.signature
             self._mark(item, exact, 1.0, "exact")
             return item
 
-        minhash = self.signer.sign(normalized)
-        if minhash is None:
-            item.signature = b""
+        item.signature = self.signer.sign(normalized)
+        if not item.signature:
             item.dedup = "new"
             return item
-        item.signature = self.signer.to_bytes(minhash)
         keys = band_keys(item.signature, self.layout)
         # The index lives in the store: rows of the open batch count, and nothing in it can
         # point at a row that was never committed.

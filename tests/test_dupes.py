@@ -92,7 +92,11 @@ def test_replay_shows_what_would_change_and_only_apply_changes_it(store):
 
 
 def test_a_lower_threshold_joins_groups_and_keeps_stories_whole(store):
-    applied = dupes(store.database, "--threshold", "0.15", "--apply")
+    # Just under the most similar pair of articles that are not duplicates.
+    nearest = dupes(store.database, "--nearest", "2").stdout.splitlines()
+    apart = [float(line.split()[0]) for line in nearest if line.endswith(": not a duplicate")]
+    lower = f"{max(apart) - 0.01:.2f}"
+    applied = dupes(store.database, "--threshold", lower, "--apply")
     assert applied.returncode == 0, applied.stderr
     assert "joined" in applied.stdout
     # Every duplicate shares its canonical's story, and no story id points nowhere.

@@ -4,7 +4,6 @@ with a word diff, and a replay of the dedup decisions at another threshold."""
 from __future__ import annotations
 
 import argparse
-import json
 
 from scrapy.exceptions import UsageError
 
@@ -65,7 +64,7 @@ class Command(StoreCommand):
         if stored is None:
             print("The store holds no article yet.")
             return
-        params = SignatureParams(**json.loads(stored))
+        params = SignatureParams.from_json(stored)
         signer = Signer(params)
         current = float(
             store.get_meta(THRESHOLD_META) or self.settings.getfloat("NEWS_DEDUP_THRESHOLD")
