@@ -17,7 +17,20 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -40,6 +53,60 @@ lsh_buckets = cast(Table, LshBucket.__table__)
 # The LSH indexes in lsh_buckets.
 DEDUP_LSH = 1
 STORY_LSH = 2
+
+
+# The statements every item runs, built once: SQLAlchemy memoizes a statement's cache key on
+# the object, so reusing one skips most of the per-call work of building it anew (measured:
+# a URL look-up took 0.08 ms built per call, 0.035 ms prebuilt).
+def _bucket_members(lsh: int) -> Any:
+    return (
+        select(lsh_buckets.c.article_id)
+        .where(
+            lsh_buckets.c.lsh == lsh,
+            lsh_buckets.c.band_key.in_(bindparam("keys", expanding=True)),
+        )
+        .distinct()
+    )
+
+
+_URL_STORED = select(articles.c.id).where(articles.c.url == bindparam("url")).limit(1)
+_CANONICAL_COLUMNS = (
+    articles.c.id,
+    articles.c.story_id,
+    articles.c.content_hash,
+    articles.c.signature,
+)
+# Dedup's first two questions in one round trip: is the URL stored, and which canonical
+# article has this exact text. The URL's row comes first, flagged by_url.
+_URL_OR_HASH = union_all(
+    select(literal(1).label("by_url"), *_CANONICAL_COLUMNS).where(
+        articles.c.url == bindparam("url")
+    ),
+    select(literal(0).label("by_url"), *_CANONICAL_COLUMNS).where(
+        articles.c.content_hash == bindparam("hash"), articles.c.duplicate_of.is_(None)
+    ),
+)
+_CANONICALS_IN_BUCKETS = select(*_CANONICAL_COLUMNS).where(
+    articles.c.id.in_(_bucket_members(DEDUP_LSH)), articles.c.duplicate_of.is_(None)
+)
+_STORY_MATCHES = select(
+    articles.c.id,
+    articles.c.story_id,
+    func.coalesce(articles.c.published_at, articles.c.fetched_at).label("date"),
+    articles.c.story_signature,
+).where(
+    articles.c.id.in_(_bucket_members(STORY_LSH)),
+    articles.c.duplicate_of.is_(None),
+    articles.c.story_signature.is_not(None),
+)
+_INSERT_ARTICLE = insert(articles)
+_INSERT_STORY = insert(stories)
+_INSERT_BUCKETS = insert(lsh_buckets)
+_SET_CANONICAL = (
+    update(stories)
+    .where(stories.c.id == bindparam("story"))
+    .values(canonical_id=bindparam("article"))
+)
 
 
 class StoreError(Exception):
@@ -393,75 +460,58 @@ class Store:
     # -- what dedup asks ---------------------------------------------------------------------
 
     def has_url(self, url: str) -> bool:
-        return (
-            self.conn.execute(select(articles.c.id).where(articles.c.url == url)).first()
-            is not None
-        )
+        return self.conn.execute(_URL_STORED, {"url": url}).first() is not None
 
-    def canonical_by_hash(self, content_hash: str) -> CanonicalMatch | None:
-        found = self.canonicals_by_hash([content_hash])
-        return found.get(content_hash)
-
-    def canonicals_by_hash(self, hashes: list[str]) -> dict[str, CanonicalMatch]:
-        """The canonical articles with these content hashes; hashes with no row are left out."""
-        if not hashes:
-            return {}
-        rows = self.conn.execute(
-            select(
-                articles.c.id, articles.c.story_id, articles.c.content_hash, articles.c.signature
-            ).where(articles.c.content_hash.in_(hashes), articles.c.duplicate_of.is_(None))
-        )
-        return {
-            row.content_hash: CanonicalMatch(
-                id=row.id,
-                story_id=row.story_id,
-                content_hash=row.content_hash,
-                signature=row.signature,
-            )
-            for row in rows
-        }
+    def url_or_hash(self, url: str, content_hash: str) -> tuple[bool, CanonicalMatch | None]:
+        """Whether URL is stored, and the canonical article with CONTENT_HASH (the oldest,
+        should there be several)."""
+        by_url, exact = False, None
+        for row in self.conn.execute(_URL_OR_HASH, {"url": url, "hash": content_hash}):
+            if row.by_url:
+                by_url = True
+            elif exact is None or row.id < exact.id:
+                exact = self._canonical(row)
+        return by_url, exact
 
     def canonicals_in_buckets(self, keys: Iterable[int]) -> list[CanonicalMatch]:
         """Canonical articles sharing a band with these near-duplicate band keys."""
-        rows = self.conn.execute(
-            select(
-                articles.c.id, articles.c.story_id, articles.c.content_hash, articles.c.signature
-            ).where(
-                articles.c.id.in_(self._bucket_members(DEDUP_LSH, keys)),
-                articles.c.duplicate_of.is_(None),
-            )
-        )
-        return [
-            CanonicalMatch(
-                id=row.id,
-                story_id=row.story_id,
-                content_hash=row.content_hash,
-                signature=row.signature,
-            )
-            for row in rows
-        ]
+        rows = self.conn.execute(_CANONICALS_IN_BUCKETS, {"keys": sorted(set(keys))})
+        return [self._canonical(row) for row in rows]
 
     @staticmethod
-    def _bucket_members(lsh: int, keys: Iterable[int]) -> Any:
-        return (
-            select(lsh_buckets.c.article_id)
-            .where(lsh_buckets.c.lsh == lsh, lsh_buckets.c.band_key.in_(sorted(set(keys))))
-            .distinct()
+    def _canonical(row: Any) -> CanonicalMatch:
+        return CanonicalMatch(
+            id=row.id, story_id=row.story_id, content_hash=row.content_hash, signature=row.signature
         )
 
     def add_buckets(self, lsh: int, article_id: int, keys: Iterable[int]) -> None:
         rows = [{"lsh": lsh, "band_key": key, "article_id": article_id} for key in set(keys)]
         if rows:
-            self.conn.execute(insert(lsh_buckets), rows)
+            self.conn.execute(_INSERT_BUCKETS, rows)
 
-    def delete_buckets(self, *, article_id: int | None = None, lsh: int | None = None) -> None:
-        """Take one article out of the indexes (it became a duplicate), or empty one index."""
-        query = delete(lsh_buckets)
-        if article_id is not None:
-            query = query.where(lsh_buckets.c.article_id == article_id)
-        if lsh is not None:
-            query = query.where(lsh_buckets.c.lsh == lsh)
-        self.conn.execute(query)
+    def delete_buckets(self, lsh: int, article_id: int, keys: Iterable[int]) -> None:
+        """Take one article out of an index (it became a duplicate). Its band KEYS come from
+        its stored signature, so the rows go by primary key, with no index on article_id
+        (which would double the index's size on disk)."""
+        self.conn.execute(
+            delete(lsh_buckets).where(
+                lsh_buckets.c.lsh == lsh,
+                lsh_buckets.c.band_key.in_(sorted(set(keys))),
+                lsh_buckets.c.article_id == article_id,
+            )
+        )
+
+    def clear_index(self, lsh: int) -> None:
+        """Empty one index, before it is built again."""
+        self.conn.execute(delete(lsh_buckets).where(lsh_buckets.c.lsh == lsh))
+
+    def story_signature_of(self, article_id: int) -> bytes | None:
+        return cast(
+            "bytes | None",
+            self.conn.execute(
+                select(articles.c.story_signature).where(articles.c.id == article_id)
+            ).scalar(),
+        )
 
     def iter_canonical_signatures(self, chunk: int = 10_000) -> Iterator[tuple[int, bytes]]:
         """(id, signature) of every canonical article, read in pages by id."""
@@ -488,18 +538,7 @@ class Store:
 
     def story_matches(self, keys: Iterable[int]) -> list[StoryMatch]:
         """Canonical articles sharing a band with these story band keys."""
-        rows = self.conn.execute(
-            select(
-                articles.c.id,
-                articles.c.story_id,
-                func.coalesce(articles.c.published_at, articles.c.fetched_at).label("date"),
-                articles.c.story_signature,
-            ).where(
-                articles.c.id.in_(self._bucket_members(STORY_LSH, keys)),
-                articles.c.duplicate_of.is_(None),
-                articles.c.story_signature.is_not(None),
-            )
-        )
+        rows = self.conn.execute(_STORY_MATCHES, {"keys": sorted(set(keys))})
         return [
             StoryMatch(
                 id=row.id, story_id=row.story_id, date=row.date, story_signature=row.story_signature
@@ -677,37 +716,36 @@ class Store:
         new_story = story_id is None
         if story_id is None:
             story_pk = conn.execute(
-                insert(stories).values(created_at=record.fetched_at)
+                _INSERT_STORY, {"created_at": record.fetched_at}
             ).inserted_primary_key
             assert story_pk is not None
             story_id = int(story_pk[0])
         article_pk = conn.execute(
-            insert(articles).values(
-                url=record.url,
-                source=record.source,
-                title=record.title,
-                author=record.author,
-                site_name=record.site_name,
-                text=record.text,
-                published_at=record.published_at,
-                language=record.language,
-                fetched_at=record.fetched_at,
-                content_hash=record.content_hash,
-                signature=record.signature,
-                duplicate_of=record.duplicate_of,
-                similarity=record.similarity,
-                story_id=story_id,
-                run_id=run_id,
-                story_signature=record.story_signature,
-                story_similarity=record.story_similarity,
-            )
+            _INSERT_ARTICLE,
+            {
+                "url": record.url,
+                "source": record.source,
+                "title": record.title,
+                "author": record.author,
+                "site_name": record.site_name,
+                "text": record.text,
+                "published_at": record.published_at,
+                "language": record.language,
+                "fetched_at": record.fetched_at,
+                "content_hash": record.content_hash,
+                "signature": record.signature,
+                "duplicate_of": record.duplicate_of,
+                "similarity": record.similarity,
+                "story_id": story_id,
+                "run_id": run_id,
+                "story_signature": record.story_signature,
+                "story_similarity": record.story_similarity,
+            },
         ).inserted_primary_key
         assert article_pk is not None
         article_id = int(article_pk[0])
         self.add_buckets(DEDUP_LSH, article_id, record.dedup_bands)
         self.add_buckets(STORY_LSH, article_id, record.story_bands)
         if new_story:
-            conn.execute(
-                update(stories).where(stories.c.id == story_id).values(canonical_id=article_id)
-            )
+            conn.execute(_SET_CANONICAL, {"story": story_id, "article": article_id})
         return article_id, story_id
