@@ -156,7 +156,6 @@ class LshBucket(Base):
     band_key: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
 
-    __table_args__ = (
-        Index("ix_lsh_buckets_article_id", "article_id"),
-        {"sqlite_with_rowid": False},
-    )
+    # No index on article_id: it would double the table's size, and an article leaves an
+    # index by its band keys, which its stored signature gives (Store.delete_buckets).
+    __table_args__ = ({"sqlite_with_rowid": False},)

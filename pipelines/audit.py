@@ -197,7 +197,13 @@ def apply(
             if story_layout is not None and signature:
                 store.add_buckets(STORY_LSH, row.id, band_keys(signature, story_layout))
             continue
-        store.delete_buckets(article_id=change.article)  # a duplicate is not indexed
+        # A duplicate is not indexed.
+        if dedup_layout is not None:
+            keys = band_keys(row.signature, dedup_layout)
+            store.delete_buckets(DEDUP_LSH, row.id, keys)
+        story_signature = store.story_signature_of(row.id)
+        if story_layout is not None and story_signature:
+            store.delete_buckets(STORY_LSH, row.id, band_keys(story_signature, story_layout))
         mine = store.resolve_story(story_of[change.article]) or story_of[change.article]
         theirs = store.resolve_story(story_of[change.after.duplicate_of]) or mine
         if mine != theirs:

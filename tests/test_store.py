@@ -50,7 +50,7 @@ def test_reopening_a_current_store_changes_nothing(tmp_path):
         store.open()
         version = store.conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
         store.close()
-    assert version == [("0005",)]
+    assert version == [("0006",)]
 
 
 def test_lsh_buckets_are_written_with_the_article_and_leave_with_its_canonical_status(tmp_path):
@@ -74,7 +74,8 @@ def test_lsh_buckets_are_written_with_the_article_and_leave_with_its_canonical_s
         [story_match] = store.story_matches([13])
         assert story_match.story_signature == record.story_signature
         assert store.canonicals_in_buckets([13]) == []  # the indexes are kept apart
-        store.delete_buckets(article_id=article_id)
+        store.delete_buckets(1, article_id, [11, -12])
+        store.delete_buckets(2, article_id, [13])
         assert store.canonicals_in_buckets([11, -12]) == []
         assert store.story_matches([13]) == []
     finally:
