@@ -188,12 +188,17 @@ class CleaningPipeline:
 
     def start_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the crawl process runs threads and an event loop.
-        return ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(self.extra_markers,),
+            initargs=(self.extra_markers, os.getpid()),
         )
+        # The pool starts a worker per task submitted while none is idle; starting them all
+        # now lets their imports (about a second each) overlap the rest of the crawl's start.
+        for _ in range(self.workers):
+            pool.submit(_ready)
+        return pool
 
     def close_spider(self) -> None:
         if self.pool is not None:
@@ -265,12 +270,18 @@ class CleaningPipeline:
 _worker_cleaner: Cleaner | None = None
 
 
-def _start_worker(extra_markers: list[str]) -> None:
+def _start_worker(extra_markers: list[str], parent: int) -> None:
     global _worker_cleaner
     # Ctrl-C reaches the whole process group; the crawl process decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    # The crawl's pid comes from the crawl: a crawl killed while this worker was still
+    # importing is already gone here, and os.getppid() would name the new parent.
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     _worker_cleaner = Cleaner(extra_markers)
+
+
+def _ready() -> None:
+    """A task that only makes the pool start a worker."""
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, SAMPLE, run_scrapy, scrapy_command
 from tests.test_crash_safety import count_rows, decisions, write_corpus
 
@@ -72,15 +74,22 @@ def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path):
     assert "0 dropped, 0 errors" in stdout.splitlines()[-1]
 
 
-def test_workers_leave_with_a_crawl_killed_outright(tmp_path):
+@pytest.mark.parametrize("moment", ["mid_crawl", "while_workers_start"])
+def test_workers_leave_with_a_crawl_killed_outright(tmp_path, moment):
     corpus = tmp_path / "corpus"
     write_corpus(corpus, 600)
     database = tmp_path / "news.db"
     command = scrapy_command(["crawl", "files", "-a", f"path={corpus}"], database, "NEWS_WORKERS=2")
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while count_rows(database) == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    if moment == "mid_crawl":
+        while count_rows(database) == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    else:
+        # The workers start with the crawl and take about a second to import: killed as soon
+        # as both exist, the crawl is gone before they are ready.
+        while len(workers_of(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
     workers = workers_of(proc.pid)
     assert len(workers) == 2
     proc.send_signal(signal.SIGKILL)

@@ -114,6 +114,9 @@ class FilesSpider(Spider):
                 errback=self.file_error,
                 cb_kwargs={"source": source},
                 meta={"path": path},
+                # Each path is walked once: the duplicate filter would only keep a
+                # fingerprint of every file, growing with the folder.
+                dont_filter=True,
             )
 
     def walk(self, root: Path) -> Iterator[Path]:
