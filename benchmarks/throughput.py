@@ -3,6 +3,7 @@
     python benchmarks/throughput.py                  # 10,000 pages, results in benchmarks/results/
     python benchmarks/throughput.py --pages 2000     # a quicker run
     python benchmarks/throughput.py --million        # start-up and dedup cost beside 1,000,000 stored articles
+    python benchmarks/throughput.py --flat 100000    # memory over a crawl of 100,000 pages
 
 The crawl mode writes N article pages (three site templates, 150 to 1,200 words, a share of
 near-duplicate copies) and a sitemap into a temporary folder, serves them with Python's
@@ -19,7 +20,11 @@ http.server on a loopback port, and in one run measures:
 
 The million mode adds 1,000,000 synthetic canonical articles (signatures only) to a store
 and measures the start-up of a crawl against it and the dedup stage's CPU per article.
-Both print a summary and write it as JSON.
+
+The flat mode crawls N small generated pages (files source, default workers) and samples
+the resident memory of the crawl process and of its workers every 2 s against the
+articles stored, to show that memory does not grow with the crawl.
+Each mode prints a summary and writes it as JSON.
 """
 
 from __future__ import annotations
@@ -85,12 +90,15 @@ def sentence(rng: random.Random, topic: list[str], common: list[str], facts: lis
     return " ".join(words).capitalize() + "."
 
 
-def make_pages(folder: Path, count: int, near_share: float, seed: int = 11) -> list[str]:
+def make_pages(
+    folder: Path, count: int, near_share: float, seed: int = 11, *, small: bool = False
+) -> list[str]:
     """COUNT pages in FOLDER; a NEAR_SHARE of them are lightly edited copies of earlier ones
     under another site's template. Each original article has its own topic words, names and
     figures, so that articles do not resemble each other more than real news does; each
     page carries a few hundred links of site chrome, as real pages do. Returns the names."""
     rng = random.Random(seed)
+    links = (25, 12, 16) if small else (250, 120, 160)
     vocab = vocabulary()
     common, rare = vocab[:300], vocab[300:]
     bodies: list[tuple[str, list[str]]] = []
@@ -107,7 +115,7 @@ def make_pages(folder: Path, count: int, near_share: float, seed: int = 11) -> l
                      for _ in range(4)]  # fmt: skip
             figures = [str(rng.randrange(10, 100_000)) for _ in range(4)]
 
-            target = rng.randint(150, 1200)
+            target = rng.randint(100, 300) if small else rng.randint(150, 1200)
             paragraphs, total = [], 0
             while total < target:
                 paragraph = " ".join(
@@ -128,11 +136,12 @@ def make_pages(folder: Path, count: int, near_share: float, seed: int = 11) -> l
             f"<meta property='article:published_time' content='2026-10-{day:02d}T08:00:00+00:00'>"
             f"<style>{'.c{margin:0 auto;padding:4px}' * 40}</style>"
             f"<script>{'window.dataLayer=window.dataLayer||[];' * 60}</script>"
-            f"</head><body>{header}<ul class='menu'>{boilerplate(chrome, common, 250)}</ul>"
+            f"</head><body>{header}<ul class='menu'>{boilerplate(chrome, common, links[0])}</ul>"
             f"<main><article><h1>{title}</h1>"
             + "".join(f"<p>{p}</p>" for p in paragraphs)
-            + f"</article>{aside}<ul class='more'>{boilerplate(chrome, common, 120)}</ul></main>"
-            f"{footer}<ul class='sitemap'>{boilerplate(chrome, common, 160)}</ul></body></html>"
+            + f"</article>{aside}<ul class='more'>{boilerplate(chrome, common, links[1])}</ul>"
+            f"</main>{footer}<ul class='sitemap'>{boilerplate(chrome, common, links[2])}</ul>"
+            "</body></html>"
         )
         name = f"p{index:06d}.html"
         (folder / name).write_text(html, "utf-8")
@@ -206,7 +215,7 @@ def index_bytes_per_article(database: Path) -> dict[str, float]:
     per canonical article. Nothing of them is held in memory between look-ups."""
     with sqlite3.connect(database) as conn:
         [(table_bytes,)] = conn.execute(
-            "SELECT SUM(pgsize) FROM dbstat WHERE name IN ('lsh_buckets', 'ix_lsh_buckets_article_id')"
+            "SELECT SUM(pgsize) FROM dbstat WHERE name = 'lsh_buckets'"
         ).fetchall()
         [(canonical,)] = conn.execute(
             "SELECT COUNT(*) FROM articles WHERE duplicate_of IS NULL"
@@ -273,8 +282,8 @@ def crawl_mode(pages: int, near_share: float) -> dict[str, Any]:
     return results
 
 
-def million_mode(count: int) -> dict[str, Any]:
-    """A store with COUNT synthetic canonical articles, indexed, then a crawl of 500 pages
+def million_mode(count: int, pages: int = 2000) -> dict[str, Any]:
+    """A store with COUNT synthetic canonical articles, indexed, then a crawl of PAGES pages
     against it. Random signatures have random band keys, so the bucket rows are drawn at
     random too, as many per article as the two band layouts have bands."""
     import numpy as np
@@ -302,8 +311,8 @@ def million_mode(count: int) -> dict[str, Any]:
         with sqlite3.connect(database) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("INSERT INTO stories (id, created_at) VALUES (1, '2026-10-01 00:00:00')")
-            chunk = 50_000
-            for offset in range(0, count, chunk):
+            for offset in range(0, count, 50_000):
+                chunk = min(50_000, count - offset)
                 signatures = rng.integers(0, 2**32, size=(chunk, 128), dtype=np.uint32)
                 stories = rng.integers(0, 2**32, size=(chunk, 128), dtype=np.uint32)
                 conn.executemany(
@@ -322,18 +331,91 @@ def million_mode(count: int) -> dict[str, Any]:
         empty = Path(tmp) / "empty"
         empty.mkdir()
         print("start-up against the big store …", flush=True)
-        results["startup_s"] = measured(["crawl", "files", "-a", f"path={empty}"], database)[
-            "seconds"
-        ]
+        startup = measured(["crawl", "files", "-a", f"path={empty}"], database)
+        results["startup_s"] = startup["seconds"]
         site = Path(tmp) / "site"
-        make_pages(site, 500, 0.1)
-        print("500 pages against the big store …", flush=True)
+        make_pages(site, pages, 0.1)
+        print(f"{pages} pages against the big store …", flush=True)
         run = measured(["crawl", "files", "-a", f"path={site}"], database)
         run["cpu_share"] = stage_shares(run)
-        per_article = {name.split("/")[-1]: seconds / 500 for name, seconds in run["stats"].items()
+        per_article = {name.split("/")[-1]: seconds / pages for name, seconds in run["stats"].items()
                        if name.startswith("news/cpu/")}  # fmt: skip
         run["cpu_s_per_article"] = per_article
-        results["crawl_500"] = run
+        # The article's CPU: the crawl's, less what an empty crawl of the store costs.
+        article_cpu = (run["cpu_seconds"] - startup["cpu_seconds"]) / pages
+        run["article_cpu_s"] = article_cpu
+        run["dedup_share_of_article_cpu"] = per_article.get("dedup", 0.0) / article_cpu
+        results["crawl"] = run
+    return results
+
+
+def tree_rss_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of a process and of its children (the workers), in MB."""
+
+    def rss(of: int) -> float:
+        try:
+            for line in Path(f"/proc/{of}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return rss(pid), sum(rss(int(child)) for child in children)
+
+
+def flat_mode(count: int) -> dict[str, Any]:
+    """`scrapy crawl files` of COUNT small article pages into a fresh store, sampling the
+    resident memory of the crawl process and of its workers against the articles stored."""
+    results: dict[str, Any] = {"pages": count}
+    with tempfile.TemporaryDirectory() as tmp:
+        site = Path(tmp) / "site"
+        print(f"writing {count} pages …", flush=True)
+        make_pages(site, count, 0.1, small=True)
+        database = Path(tmp) / "flat.db"
+        command = [sys.executable, "-m", "scrapy", "crawl", "files", "-a", f"path={site}",
+                   "-s", f"NEWS_DATABASE_URL=sqlite:///{database}", "-s", "LOG_LEVEL=INFO"]  # fmt: skip
+        print(f"scrapy crawl files of {count} pages, sampling memory …", flush=True)
+        samples: list[dict[str, float]] = []
+        started = time.perf_counter()
+        with (Path(tmp) / "flat.log").open("w") as err:
+            proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+            while proc.poll() is None:
+                time.sleep(2)
+                main_mb, workers_mb = tree_rss_mb(proc.pid)
+                try:
+                    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+                        [(stored,)] = conn.execute("SELECT COUNT(*) FROM articles").fetchall()
+                except sqlite3.Error:
+                    stored = 0
+                if main_mb:
+                    samples.append({"seconds": time.perf_counter() - started, "stored": stored,
+                                    "crawl_mb": main_mb, "workers_mb": workers_mb})  # fmt: skip
+        results["returncode"] = proc.returncode
+        results["seconds"] = time.perf_counter() - started
+        with sqlite3.connect(database) as conn:
+            [(results["stored"],)] = conn.execute("SELECT COUNT(*) FROM articles").fetchall()
+        results["samples"] = samples
+        if not samples:
+            return results
+
+        def at(share: float) -> dict[str, float]:
+            wanted = share * count
+            return min(samples, key=lambda sample: abs(sample["stored"] - wanted))
+
+        marks = {f"{int(share * 100)}%": at(share) for share in (0.1, 0.25, 0.5, 0.75, 1.0)}
+        results["at"] = marks
+        first, last = marks["10%"], marks["100%"]
+        stored = max(last["stored"] - first["stored"], 1)
+        for key in ("crawl_mb", "workers_mb"):
+            results[f"{key}_growth_10_to_100"] = last[key] - first[key]
+            results[f"{key}_growth_per_10k_articles"] = (last[key] - first[key]) / stored * 10_000
+        results["peak_crawl_mb"] = max(sample["crawl_mb"] for sample in samples)
+        results["peak_workers_mb"] = max(sample["workers_mb"] for sample in samples)
     return results
 
 
@@ -347,11 +429,20 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=10_000)
     parser.add_argument("--near-share", type=float, default=0.1)
     parser.add_argument("--million", action="store_true", help="the 1,000,000-article mode")
+    parser.add_argument("--flat", type=int, metavar="N", help="memory over a crawl of N pages")
     parser.add_argument("--stored", type=int, default=1_000_000, help="articles for --million")
+    parser.add_argument("--crawl-pages", type=int, default=2000, help="pages crawled by --million")
     parser.add_argument("--output", type=Path, help="JSON file (default: benchmarks/results/)")
     args = parser.parse_args()
-    if args.million:
-        results = {"mode": "million", "machine": machine(), **million_mode(args.stored)}
+    if args.flat:
+        results = {"mode": "flat", "machine": machine(), **flat_mode(args.flat)}
+        output = args.output or RESULTS / "flat.json"
+    elif args.million:
+        results = {
+            "mode": "million",
+            "machine": machine(),
+            **million_mode(args.stored, args.crawl_pages),
+        }
         output = args.output or RESULTS / "million.json"
     else:
         results = {"mode": "crawl", "machine": machine(), **crawl_mode(args.pages, args.near_share)}

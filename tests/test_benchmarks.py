@@ -34,3 +34,30 @@ def test_throughput_harness_measures_every_part(tmp_path):
     assert results["index"]["story_bands_per_article"] == 64
     assert results["index"]["index_disk_bytes_per_article"] > 0
     assert results["startup_filled_store_s"] > 0
+
+
+def test_million_and_flat_modes_run_end_to_end(tmp_path):
+    million = tmp_path / "million.json"
+    run = subprocess.run(
+        [sys.executable, "benchmarks/throughput.py", "--million", "--stored", "2000",
+         "--crawl-pages", "30", "--output", str(million)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(million.read_text())
+    crawl = results["crawl"]
+    assert crawl["returncode"] == 0, crawl["summary"]
+    # The synthetic articles and the crawled ones are all in the store.
+    assert crawl["stats"]["news/store/articles"] == 2000 + 30
+    assert 0 < crawl["dedup_share_of_article_cpu"] < 1
+    assert results["startup_s"] > 0
+
+    flat = tmp_path / "flat.json"
+    run = subprocess.run(
+        [sys.executable, "benchmarks/throughput.py", "--flat", "200", "--output", str(flat)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(flat.read_text())
+    assert results["returncode"] == 0 and results["stored"] == 200
+    assert results["samples"] and all(sample["crawl_mb"] > 0 for sample in results["samples"])
