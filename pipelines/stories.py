@@ -58,8 +58,7 @@ class StorySigner:
 
     def sign(self, title: str | None, text: str) -> bytes:
         """The stored form of an article's story signature (b"" when it has no feature)."""
-        minhash = self._signer.sign_set(story_features(title, text))
-        return b"" if minhash is None else Signer.to_bytes(minhash)
+        return self._signer.sign_set(story_features(title, text))
 
 
 class StoryPipeline:
