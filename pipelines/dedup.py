@@ -38,9 +38,22 @@ SHINGLE_HASHES = ("sha1", "words64")
 SHINGLE_HASH = "words64"
 # Words whose hash the signer keeps; news reuses its vocabulary, so most words hit.
 WORD_CACHE_SIZE = 1 << 17
-_FMIX64 = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
-# MurmurHash3's 32-bit finalizer, as datasketch's affine32 scheme pre-mixes each value.
-_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))
+# MurmurHash3's finalizers, (shift, multiplier, shift, multiplier, shift): the 64-bit one
+# mixes shingles, the 32-bit one is how datasketch's affine32 scheme pre-mixes each value.
+_FMIX64 = (
+    np.uint64(33),
+    np.uint64(0xFF51AFD7ED558CCD),
+    np.uint64(33),
+    np.uint64(0xC4CEB9FE1A85EC53),
+    np.uint64(33),
+)
+_FMIX32 = (
+    np.uint32(16),
+    np.uint32(0x85EBCA6B),
+    np.uint32(13),
+    np.uint32(0xC2B2AE35),
+    np.uint32(16),
+)
 # LSH candidates are verified against the estimated Jaccard, so a false positive costs one
 # look-up while a false negative loses a duplicate: lean the band layout toward recall.
 LSH_WEIGHTS = (0.3, 0.7)
@@ -74,24 +87,14 @@ class SignatureParams:
         return cls(**json.loads(stored))
 
 
-def _fmix64(values: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finalizer, element-wise: a bijection that mixes every bit."""
-    shift, first, second = _FMIX64
-    values = values ^ (values >> shift)
-    values = values * first
-    values = values ^ (values >> shift)
-    values = values * second
-    mixed: np.ndarray = values ^ (values >> shift)
-    return mixed
-
-
-def _fmix32(values: np.ndarray) -> np.ndarray:
-    first_shift, first, second_shift, second = _FMIX32
-    values = values ^ (values >> first_shift)
-    values = values * first
-    values = values ^ (values >> second_shift)
-    values = values * second
-    mixed: np.ndarray = values ^ (values >> first_shift)
+def _fmix(values: np.ndarray, constants: tuple[np.unsignedinteger, ...]) -> np.ndarray:
+    """A MurmurHash3 finalizer, element-wise (wrapping): a bijection that mixes every bit."""
+    shift1, multiplier1, shift2, multiplier2, shift3 = constants
+    values = values ^ (values >> shift1)
+    values = values * multiplier1
+    values = values ^ (values >> shift2)
+    values = values * multiplier2
+    mixed: np.ndarray = values ^ (values >> shift3)
     return mixed
 
 
@@ -135,7 +138,7 @@ class Signer:
         update_batch first calls the hash function once per value in Python, which cost as
         much as the rest of the signature (a property test checks the two agree)."""
         a, b = self._permutations
-        permuted = _fmix32(values)[:, np.newaxis] * a + b
+        permuted = _fmix(values, _FMIX32)[:, np.newaxis] * a + b
         minimum: np.ndarray = permuted.min(axis=0)
         return minimum
 
@@ -160,8 +163,8 @@ class Signer:
         count = len(tokens) - k + 1
         values = word_values[:count]
         for offset in range(1, k):
-            values = _fmix64(values) ^ word_values[offset : offset + count]
-        values = _fmix64(values)
+            values = _fmix(values, _FMIX64) ^ word_values[offset : offset + count]
+        values = _fmix(values, _FMIX64)
         return ((values >> np.uint64(32)) ^ values).astype(np.uint32)
 
     def sign_set(self, items: list[bytes]) -> bytes:
