@@ -6,18 +6,25 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 from tests.conftest import ROOT
 
 
-def test_throughput_harness_measures_every_part(tmp_path):
-    output = tmp_path / "throughput.json"
+def harness(output: Path, *args: str) -> dict[str, Any]:
+    """Run benchmarks/throughput.py with ARGS and return the JSON it wrote to OUTPUT."""
     run = subprocess.run(
-        [sys.executable, "benchmarks/throughput.py", "--pages", "40", "--output", str(output)],
+        [sys.executable, "benchmarks/throughput.py", *args, "--output", str(output)],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
-    results = json.loads(output.read_text())
+    results: dict[str, Any] = json.loads(output.read_text())
+    return results
+
+
+def test_throughput_harness_measures_every_part(tmp_path):
+    results = harness(tmp_path / "throughput.json", "--pages", "40")
     assert results["bare"]["extracted"] == 40
     for mode in ("news_crawl", "files_ingest"):
         crawl = results[mode]
@@ -37,14 +44,9 @@ def test_throughput_harness_measures_every_part(tmp_path):
 
 
 def test_million_and_flat_modes_run_end_to_end(tmp_path):
-    million = tmp_path / "million.json"
-    run = subprocess.run(
-        [sys.executable, "benchmarks/throughput.py", "--million", "--stored", "2000",
-         "--crawl-pages", "30", "--output", str(million)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = json.loads(million.read_text())
+    results = harness(
+        tmp_path / "million.json", "--million", "--stored", "2000", "--crawl-pages", "30"
+    )
     crawl = results["crawl"]
     assert crawl["returncode"] == 0, crawl["summary"]
     # The synthetic articles and the crawled ones are all in the store.
@@ -52,12 +54,6 @@ def test_million_and_flat_modes_run_end_to_end(tmp_path):
     assert 0 < crawl["dedup_share_of_article_cpu"] < 1
     assert results["startup_s"] > 0
 
-    flat = tmp_path / "flat.json"
-    run = subprocess.run(
-        [sys.executable, "benchmarks/throughput.py", "--flat", "200", "--output", str(flat)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = json.loads(flat.read_text())
+    results = harness(tmp_path / "flat.json", "--flat", "200")
     assert results["returncode"] == 0 and results["stored"] == 200
     assert results["samples"] and all(sample["crawl_mb"] > 0 for sample in results["samples"])
