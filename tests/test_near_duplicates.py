@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
+from pipelines.dedup import SignatureParams, Signer
+from pipelines.textnorm import normalize_text
 from tests.conftest import SAMPLE, CrawlResult, run_scrapy
 
 
@@ -86,3 +90,31 @@ def test_two_runs_decide_as_one(tmp_path):
         "SELECT items_new, items_exact_duplicate + items_near_duplicate, items_already_stored "
         "FROM crawl_runs WHERE id = 2"
     ) == [(0, variant_count, bases)]
+
+
+def test_a_store_signed_with_sha1_keeps_its_shingle_hash(tmp_path):
+    """A store whose parameters predate the choice of shingle hash (no "shingle_hash") goes
+    on signing with SHA-1, so its old and new signatures stay comparable."""
+    database = tmp_path / "old.db"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_scrapy(["crawl", "files", "-a", f"path={empty}"], database).returncode == 0
+    legacy = SignatureParams(num_perm=128, shingle_size=3)  # sha1, as stores wrote it
+    with closing(sqlite3.connect(database)) as conn, conn:
+        conn.execute("UPDATE news_meta SET value = ? WHERE key = 'minhash'", (legacy.as_json(),))
+
+    result = run_scrapy(["crawl", "files", "-a", f"path={SAMPLE}"], database)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "14 new, 8 exact duplicates, 16 near duplicates" in result.stdout
+    signer = Signer(legacy)
+    canonical = result.rows("SELECT text, signature FROM articles WHERE duplicate_of IS NULL")
+    assert len(canonical) == 14
+    for text, signature in canonical:
+        assert signature == signer.sign(normalize_text(text))
+    assert result.rows("SELECT value FROM news_meta WHERE key = 'minhash'") == [(legacy.as_json(),)]
+    # A new store signs with words64, and its signatures differ from SHA-1's.
+    fresh = run_scrapy(["crawl", "files", "-a", f"path={SAMPLE}"], tmp_path / "new.db")
+    [(params,)] = fresh.rows("SELECT value FROM news_meta WHERE key = 'minhash'")
+    assert SignatureParams.from_json(params).shingle_hash == "words64"
+    new_signatures = {text: sig for text, sig in fresh.rows("SELECT text, signature FROM articles")}
+    assert all(new_signatures[text] != signature for text, signature in canonical)
