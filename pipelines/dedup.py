@@ -84,7 +84,15 @@ class SignatureParams:
 
     @classmethod
     def from_json(cls, stored: str) -> SignatureParams:
-        return cls(**json.loads(stored))
+        """The parameters a store recorded; ValueError for any this version cannot use (a
+        newer version's, or a damaged entry)."""
+        try:
+            params = cls(**json.loads(stored))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"unreadable signature parameters {stored!r}: {exc}") from exc
+        if params.shingle_hash not in SHINGLE_HASHES:
+            raise ValueError(f"unknown shingle hash in signature parameters {stored!r}")
+        return params
 
 
 def _fmix(values: np.ndarray, constants: tuple[np.unsignedinteger, ...]) -> np.ndarray:
@@ -334,7 +342,10 @@ class DedupPipeline:
         if stored is None:
             store.set_meta(META_KEY, self.params.as_json())
         else:
-            params = SignatureParams.from_json(stored)
+            try:
+                params = SignatureParams.from_json(stored)
+            except ValueError as exc:
+                raise NotConfigured(f"the store at {store.display_url}: {exc}") from exc
             if replace(params, shingle_hash=self.params.shingle_hash) != self.params:
                 raise NotConfigured(
                     f"the store at {store.display_url} was signed with {stored}; "

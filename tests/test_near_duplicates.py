@@ -118,3 +118,24 @@ def test_a_store_signed_with_sha1_keeps_its_shingle_hash(tmp_path):
     assert SignatureParams.from_json(params).shingle_hash == "words64"
     new_signatures = {text: sig for text, sig in fresh.rows("SELECT text, signature FROM articles")}
     assert all(new_signatures[text] != signature for text, signature in canonical)
+
+
+def test_a_store_signed_otherwise_stops_the_run_and_keeps_its_rows(tmp_path):
+    """Signatures under other parameters cannot be compared: the run stops at start with the
+    reason, whether the settings differ or the store names a hash this version lacks."""
+    database = tmp_path / "news.db"
+    first = run_scrapy(["crawl", "files", "-a", f"path={SAMPLE}"], database)
+    assert first.returncode == 0, first.stderr[-2000:]
+
+    other = run_scrapy(["crawl", "files", "-a", f"path={SAMPLE}"], database, "NEWS_MINHASH_PERM=64")
+    assert other.returncode != 0
+    assert "was signed with" in other.stderr and "NEWS_MINHASH_PERM" in other.stderr
+
+    future = SignatureParams(num_perm=128, shingle_size=3, shingle_hash="words64").as_json()
+    future = future.replace("words64", "words128")
+    with closing(sqlite3.connect(database)) as conn, conn:
+        conn.execute("UPDATE news_meta SET value = ? WHERE key = 'minhash'", (future,))
+    unknown = run_scrapy(["crawl", "files", "-a", f"path={SAMPLE}"], database)
+    assert unknown.returncode != 0
+    assert "unknown shingle hash" in unknown.stderr
+    assert unknown.rows("SELECT COUNT(*) FROM articles") == [(38,)]
