@@ -24,6 +24,7 @@ DOWNLOADER_MIDDLEWARES = {
 
 EXTENSIONS = {
     "crawler.extensions.ProgressLog": 500,
+    "crawler.extensions.FrozenStartupHeap": 900,
 }
 
 ROBOTSTXT_OBEY = True

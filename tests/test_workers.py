@@ -4,6 +4,7 @@ order, and a worker that dies loses nothing."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -26,6 +27,9 @@ def test_workers_store_exactly_what_one_process_stores(tmp_path):
         stores[workers] = result.rows(f"SELECT {COLUMNS} FROM articles ORDER BY id")
         # Worker CPU time is counted for the cleaning stage either way.
         assert "'news/cpu/cleaning': " in result.stderr
+        # The start-up heap is frozen out of the garbage collector's reach (FrozenStartupHeap).
+        frozen = re.search(r"'news/gc/frozen_objects': (\d+)", result.stderr)
+        assert frozen is not None and int(frozen.group(1)) > 10_000
     assert len(stores["1"]) == 38
     assert stores["2"] == stores["1"]  # same ids, same canonical articles, same text
 
