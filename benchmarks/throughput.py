@@ -321,8 +321,8 @@ def load_synthetic(database: Path, count: int) -> float:
             for start in range(0, len(keys), step):
                 conn.executemany(
                     "INSERT OR IGNORE INTO lsh_buckets (lsh, band_key, article_id) VALUES (?, ?, ?)",
-                    zip([lsh] * len(keys[start : start + step]),
-                        keys[start : start + step].tolist(), members[start : start + step].tolist()),
+                    zip([lsh] * len(keys[start : start + step]), keys[start : start + step].tolist(),
+                        members[start : start + step].tolist(), strict=True),
                 )  # fmt: skip
             del keys, members, order
     return time.perf_counter() - started
