@@ -40,6 +40,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -176,18 +177,24 @@ def bare_extraction(folder: Path, names: list[str]) -> dict[str, float]:
 
 
 def measured(args: list[str], database: Path, *settings: str) -> dict[str, Any]:
-    """`scrapy` with its own peak RSS and CPU time, from wait4."""
+    """`scrapy` with its CPU time (wait4) and its peak resident memory (sampled)."""
     command = [sys.executable, "-m", "scrapy", *args, "-s", f"NEWS_DATABASE_URL=sqlite:///{database}",
                "-s", "LOG_LEVEL=INFO"]  # fmt: skip
     for setting in settings:
         command += ["-s", setting]
     log = database.with_suffix(".log")
     started = time.perf_counter()
+    peaks = {"crawl": 0.0, "workers": 0.0}
+    done = threading.Event()
     with log.open("w") as err:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
+        sampler = threading.Thread(target=watch_peaks, args=(proc.pid, peaks, done))
+        sampler.start()
         assert proc.stdout is not None
         stdout = proc.stdout.read()
         _pid, status, usage = os.wait4(proc.pid, 0)
+        done.set()
+        sampler.join()
     wall = time.perf_counter() - started
     stderr = log.read_text()
     stats = {k: float(v) for k, v in re.findall(r"'(news/[^']+)': ([0-9.e+-]+)", stderr)}
@@ -195,10 +202,22 @@ def measured(args: list[str], database: Path, *settings: str) -> dict[str, Any]:
         "returncode": os.waitstatus_to_exitcode(status),
         "seconds": wall,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_rss_mb": peaks["crawl"],
+        "peak_workers_rss_mb": peaks["workers"],
         "stats": stats,
         "summary": stdout.strip().splitlines()[-1] if stdout.strip() else stderr[-500:],
     }
+
+
+def watch_peaks(pid: int, peaks: dict[str, float], done: threading.Event) -> None:
+    """Keep in PEAKS the high-water mark (VmHWM) of process PID and the sum of its children's
+    (the workers, and multiprocessing's resource tracker), sampled until DONE. Not wait4's
+    ru_maxrss: a child forked from this harness starts at the harness's own size, which stays
+    its peak through the exec whatever the crawl uses."""
+    while not done.wait(0.5):
+        crawl, workers = tree_memory_mb(pid, "VmHWM")
+        peaks["crawl"] = max(peaks["crawl"], crawl)
+        peaks["workers"] = max(peaks["workers"], workers)
 
 
 def stage_shares(run: dict[str, Any]) -> dict[str, float]:
@@ -361,13 +380,14 @@ def million_mode(count: int, pages: int = 2000) -> dict[str, Any]:
     return results
 
 
-def tree_rss_mb(pid: int) -> tuple[float, float]:
-    """Resident memory of a process and of its children (the workers), in MB."""
+def tree_memory_mb(pid: int, field: str = "VmRSS") -> tuple[float, float]:
+    """A memory field of /proc/PID/status (VmRSS, VmHWM) for a process, and summed over its
+    children (the workers), in MB; 0 for a process that is gone."""
 
-    def rss(of: int) -> float:
+    def read(of: int) -> float:
         try:
             for line in Path(f"/proc/{of}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) / 1024
         except OSError:
             pass
@@ -377,7 +397,7 @@ def tree_rss_mb(pid: int) -> tuple[float, float]:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         children = []
-    return rss(pid), sum(rss(int(child)) for child in children)
+    return read(pid), sum(read(int(child)) for child in children)
 
 
 def flat_mode(count: int) -> dict[str, Any]:
@@ -398,7 +418,7 @@ def flat_mode(count: int) -> dict[str, Any]:
             proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
             while proc.poll() is None:
                 time.sleep(2)
-                main_mb, workers_mb = tree_rss_mb(proc.pid)
+                main_mb, workers_mb = tree_memory_mb(proc.pid)
                 try:
                     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
                         [(stored,)] = conn.execute("SELECT COUNT(*) FROM articles").fetchall()
