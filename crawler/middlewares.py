@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from w3lib.url import safe_url_string
 
-from crawler.urls import canonical_url, in_domains
+from crawler.urls import in_domains, stored_url
 from db.store import Store, utcnow
 from pipelines.storage import StoragePipeline, store_closing
 
@@ -144,7 +144,9 @@ class StoredArticleFilter:
     """Drops requests for article URLs the store already holds, unless ``NEWS_REFRESH``.
 
     It sits in the downloader chain, so a redirect to a stored article is caught too.
-    Spiders mark article requests with ``meta["news_article"] = True``.
+    Spiders mark article requests with ``meta["news_article"] = True``: the news spider's
+    pages, and the files source's files, which a rerun over the same folder then neither
+    reads nor extracts again.
     Stats: ``news/items/already_stored``.
     """
 
@@ -160,10 +162,11 @@ class StoredArticleFilter:
         if self.refresh or not request.meta.get(ARTICLE_META):
             return
         store = stored_store(self.crawler)
-        if store is not None and store.has_url(canonical_url(request.url)):
+        if store is not None and store.has_url(stored_url(request.url)):
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("news/items/already_stored")
-            raise IgnoreRequest(f"already stored: {request.url}")
+            logger.debug("Already stored, not fetched: %s", request.url)
+            raise Refused(f"already stored: {request.url}")
 
 
 class ConditionalListings:

@@ -28,6 +28,13 @@ def canonical_url(url: str) -> str:
     return canonicalize_url(url, keep_fragments=False)
 
 
+def stored_url(url: str) -> str:
+    """The URL an article fetched from URL is stored under: its canonical spelling on the
+    web; a file's URI as the files source read it (canonicalization would unquote some of
+    a file name's characters, and two files could then share one URL)."""
+    return url if url.startswith("file:") else canonical_url(url)
+
+
 def in_domains(url: str, domains: Iterable[str]) -> bool:
     """Whether URL's host is one of DOMAINS or a subdomain of one (ports are ignored)."""
     host = urlsplit(url).hostname or ""

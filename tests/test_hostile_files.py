@@ -108,3 +108,11 @@ def test_hostile_title_and_url_are_stored_and_searched_verbatim(tmp_path, crawl_
     assert refused.returncode == 2
     assert "malformed search query" in refused.stderr
     assert result.rows("SELECT COUNT(*) FROM articles") == [(2,)]
+
+    # A rerun finds both files stored under the very URL they were stored with (a canonical
+    # spelling would unquote the quote and semicolon), so neither is read again.
+    again = crawl_files(folder)
+    assert again.returncode == 0
+    assert "'news/items/already_stored': 2" in again.stderr
+    assert "news/cpu/cleaning" not in again.stderr
+    assert again.rows("SELECT COUNT(*) FROM articles") == [(2,)]

@@ -83,3 +83,7 @@ def test_rerun_adds_no_row_and_keeps_ids(seeds, crawl_files):
     assert second.rows("SELECT items_new, items_already_stored FROM crawl_runs WHERE id = 2") == [
         (0, 5)
     ]
+    # Stored files are refused before they are read: nothing is extracted, nothing skipped.
+    assert "'news/items/already_stored': 5" in second.stderr
+    assert "news/cpu/cleaning" not in second.stderr
+    assert "Skipped" not in second.stderr

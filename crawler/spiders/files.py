@@ -16,6 +16,7 @@ from twisted.python.failure import Failure
 from w3lib.encoding import html_body_declared_encoding, html_to_unicode, read_bom
 
 from crawler.items import ArticleItem
+from crawler.middlewares import ARTICLE_META, Refused
 from db.store import utcnow
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ class FilesSpider(Spider):
                 callback=self.parse_file,
                 errback=self.file_error,
                 cb_kwargs={"source": source},
-                meta={"path": path},
+                # An article: a file already stored is not read again (StoredArticleFilter).
+                meta={"path": path, ARTICLE_META: True},
                 # Each path is walked once: the duplicate filter would only keep a
                 # fingerprint of every file, growing with the folder.
                 dont_filter=True,
@@ -169,6 +171,8 @@ class FilesSpider(Spider):
         )
 
     def file_error(self, failure: Failure) -> None:
+        if isinstance(failure.value, Refused):
+            return  # the middleware that refused it has counted it (already stored)
         request = getattr(failure, "request", None)
         path = request.meta["path"] if request is not None else Path("?")
         self.skip(path, "unreadable", failure.getErrorMessage())
