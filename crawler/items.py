@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass
@@ -12,7 +12,8 @@ class ArticleItem:
     """One document; each stage fills in its own fields.
 
     Spider: url, source, kind, raw, fetched_at (and metadata it already knows).
-    Cleaning: title, text, author, site_name, published_at, language.
+    Cleaning: title, text, author, site_name, published_at, language, and ``derived``: what
+    later stages asked it to compute from the cleaned text (see CleaningPipeline.derive).
     Dedup: content_hash, signature, duplicate_of, similarity, story_id, dedup.
     Stories: story_id (of a canonical article), story_signature, story_similarity.
     Storage: id.
@@ -29,6 +30,7 @@ class ArticleItem:
     site_name: str | None = None
     published_at: datetime | None = None
     language: str | None = None
+    derived: dict[str, Any] = field(default_factory=dict)
     content_hash: str = ""
     signature: bytes = b""
     duplicate_of: int | None = None

@@ -9,11 +9,12 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Hashable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import py3langid
 import trafilatura
@@ -45,14 +46,33 @@ class Cleaned:
     language: str | None = None
 
 
+class Derivation(Hashable, Protocol):
+    """Work a later stage does on the cleaned title and text alone (signatures, hashes),
+    registered with :meth:`CleaningPipeline.derive` and done where the text was cleaned: in
+    a worker when there are several, so that the crawl process, which every article passes
+    through in turn, keeps only the work that needs the store. A frozen dataclass of plain
+    parameters: it is sent to the workers with each document."""
+
+    @property
+    def stage(self) -> str:
+        """The stage whose result it is and whose CPU time (``news/cpu/<stage>``) it takes."""
+        ...
+
+    def make(self) -> Callable[[str | None, str], Any]:
+        """The function of (title, text), made once per process (it may keep caches)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What cleaning one document gave: the article, or why there is none (``failure``),
-    and the CPU time it took, wherever it ran."""
+    the later stages' derivations of it, and the CPU time each took, wherever it ran."""
 
     cleaned: Cleaned | None
     failure: str | None
     cpu_seconds: float
+    derived: dict[str, Any] = field(default_factory=dict)
+    derived_cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def split_title(lines: list[str]) -> tuple[str | None, list[str]]:
@@ -94,8 +114,11 @@ class Cleaner:
 
     def __init__(self, extra_markers: list[str]) -> None:
         self.cutter = TrailerCutter(extra_markers)
+        self._derivers: dict[Derivation, Callable[[str | None, str], Any]] = {}
 
-    def clean(self, kind: str, raw: str, url: str) -> Outcome:
+    def clean(
+        self, kind: str, raw: str, url: str, derivations: tuple[Derivation, ...] = ()
+    ) -> Outcome:
         started = time.thread_time()
         cleaned: Cleaned | None = None
         failure = None
@@ -105,7 +128,17 @@ class Cleaner:
             failure = f"trafilatura failed: {exc!r}"
         if cleaned is not None and cleaned.text:
             cleaned = replace(cleaned, language=detect_language(cleaned.text))
-        return Outcome(cleaned, failure, time.thread_time() - started)
+        cpu_seconds = time.thread_time() - started
+        derived, derived_cpu = {}, {}
+        if cleaned is not None and cleaned.text:
+            for derivation in derivations:
+                started = time.thread_time()
+                derive = self._derivers.get(derivation)
+                if derive is None:
+                    derive = self._derivers[derivation] = derivation.make()
+                derived[derivation.stage] = derive(cleaned.title, cleaned.text)
+                derived_cpu[derivation.stage] = time.thread_time() - started
+        return Outcome(cleaned, failure, cpu_seconds, derived, derived_cpu)
 
     def clean_text(self, raw: str) -> Cleaned | None:
         lines = [line.strip() for line in strip_controls(raw).splitlines()]
@@ -162,6 +195,7 @@ class CleaningPipeline:
         self.workers = workers
         self.stats = stats
         self.pool: ProcessPoolExecutor | None = None
+        self.derivations: tuple[Derivation, ...] = ()
         # Done when the item before the newest one has left this stage: items leave in the
         # order they came, so dedup sees them as they were read, with or without a pool.
         self._previous: asyncio.Future[None] | None = None
@@ -200,6 +234,12 @@ class CleaningPipeline:
             pool.submit(_ready)
         return pool
 
+    def derive(self, derivation: Derivation) -> None:
+        """Have DERIVATION done on every article this stage cleans from now on; its result
+        reaches the item as ``item.derived[derivation.stage]``. Later stages call this from
+        their ``open_spider``, before any item is cleaned."""
+        self.derivations = (*self.derivations, derivation)
+
     def close_spider(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
@@ -220,11 +260,13 @@ class CleaningPipeline:
     async def clean(self, item: ArticleItem) -> Outcome:
         raw, item.raw = item.raw, ""  # the raw document is not needed past this stage
         if self.pool is None:
-            return self.cleaner.clean(item.kind, raw, item.url)
+            return self.cleaner.clean(item.kind, raw, item.url, self.derivations)
         for _attempt in range(2):
             pool = self.pool
             try:
-                return await asyncio.wrap_future(pool.submit(_clean, item.kind, raw, item.url))
+                return await asyncio.wrap_future(
+                    pool.submit(_clean, item.kind, raw, item.url, self.derivations)
+                )
             except BrokenProcessPool:
                 # A worker died (killed, out of memory, a crash in a parser): every document
                 # it held fails with it. Start new workers once per broken pool, and try
@@ -239,6 +281,8 @@ class CleaningPipeline:
         if self.stats is not None:
             # Seconds, measured where the cleaning ran (the stats take floats as they are).
             self.stats.inc_value("news/cpu/cleaning", outcome.cpu_seconds)  # type: ignore[arg-type]
+            for stage, seconds in outcome.derived_cpu_seconds.items():
+                self.stats.inc_value(f"news/cpu/{stage}", seconds)  # type: ignore[arg-type]
         cleaned = outcome.cleaned
         if outcome.failure is not None:
             self.drop(item, "extraction_failed", outcome.failure)
@@ -258,6 +302,7 @@ class CleaningPipeline:
         item.site_name = item.site_name or cleaned.site_name
         item.published_at = item.published_at or cleaned.published_at
         item.language = item.language or cleaned.language
+        item.derived = outcome.derived
         return item
 
     def drop(self, item: ArticleItem, reason: str, detail: str) -> None:
@@ -292,9 +337,9 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _clean(kind: str, raw: str, url: str) -> Outcome:
+def _clean(kind: str, raw: str, url: str, derivations: tuple[Derivation, ...]) -> Outcome:
     assert _worker_cleaner is not None
-    return _worker_cleaner.clean(kind, raw, url)
+    return _worker_cleaner.clean(kind, raw, url, derivations)
 
 
 def detect_language(text: str) -> str | None:

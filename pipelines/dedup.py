@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,12 +15,13 @@ from scrapy.exceptions import DropItem, NotConfigured
 from crawler.items import ArticleItem
 from db import CanonicalMatch, Store
 from db.store import DEDUP_LSH
+from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
 from pipelines.storage import StoragePipeline
 from pipelines.textnorm import normalize_text, words
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
@@ -235,6 +236,38 @@ def band_keys(signature: bytes, layout: Layout) -> tuple[int, ...]:
     )
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """What dedup needs of a text: the hash of its normalized form, its MinHash signature
+    (b"" when it has no word to shingle) and the signature's band keys."""
+
+    content_hash: str
+    signature: bytes
+    bands: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TextFingerprint:
+    """Dedup's derivation (pipelines.cleaning.Derivation): the Fingerprint of a cleaned text
+    under the store's signature parameters and band layout, made where the text is cleaned."""
+
+    params: SignatureParams
+    layout: Layout
+    stage: str = field(default="dedup", init=False)
+
+    def make(self) -> Callable[[str | None, str], Fingerprint]:
+        signer = Signer(self.params)
+
+        def fingerprint(_title: str | None, text: str) -> Fingerprint:
+            normalized = normalize_text(text)
+            signature = signer.sign(normalized)
+            return Fingerprint(
+                content_hash(normalized), signature, band_keys(signature, self.layout)
+            )
+
+        return fingerprint
+
+
 def build_index(
     store: Store, lsh: int, layout: Layout, signatures: Iterable[tuple[int, bytes]]
 ) -> int | None:
@@ -299,8 +332,10 @@ class DedupPipeline:
         self.threshold = threshold
         self.crawler = crawler
         self.stats = stats
-        self.signer = Signer(params)
         self.layout = lsh_layout(threshold, params.num_perm)
+        self.fingerprint = TextFingerprint(params, self.layout)
+        # For items that come without a fingerprint (no cleaning stage made one).
+        self._fingerprint_here = self.fingerprint.make()
         self.store: Store | None = None
 
     @classmethod
@@ -335,6 +370,12 @@ class DedupPipeline:
             self.attach(store)
         except NotConfigured as exc:
             storage.abort(str(exc))
+            return
+        cleaning = self.crawler.get_item_pipeline(CleaningPipeline) if self.crawler else None
+        if cleaning is not None:
+            # Signatures need only the text: they are made beside the extraction, in the
+            # workers, and the crawl process keeps the look-ups in the store.
+            cleaning.derive(self.fingerprint)
 
     def attach(self, store: Store) -> None:
         """Check the store's signature parameters and load its canonical articles."""
@@ -356,7 +397,9 @@ class DedupPipeline:
                 # Signatures are only comparable under one shingle hash: a store keeps the
                 # one it was made with.
                 logger.info("Dedup: this store hashes shingles with %s", params.shingle_hash)
-                self.params, self.signer = params, Signer(params)
+                self.params = params
+                self.fingerprint = TextFingerprint(params, self.layout)
+                self._fingerprint_here = self.fingerprint.make()
         applied = store.get_meta(THRESHOLD_META)
         if applied is not None and float(applied) != self.threshold:
             logger.warning(
@@ -389,8 +432,10 @@ class DedupPipeline:
             if self.stats is not None:
                 self.stats.inc_value("news/dropped/store_unavailable")
             raise DropItem(f"store_unavailable: {item.url}: the store is not open")
-        normalized = normalize_text(item.text)
-        item.content_hash = content_hash(normalized)
+        fingerprint = item.derived.get(self.fingerprint.stage)
+        if not isinstance(fingerprint, Fingerprint):
+            fingerprint = self._fingerprint_here(item.title, item.text)
+        item.content_hash = fingerprint.content_hash
         stored, exact = store.url_or_hash(item.url, item.content_hash)
         if stored:
             if self.stats is not None:
@@ -401,11 +446,11 @@ class DedupPipeline:
             self._mark(item, exact, 1.0, "exact")
             return item
 
-        item.signature = self.signer.sign(normalized)
+        item.signature = fingerprint.signature
         if not item.signature:
             item.dedup = "new"
             return item
-        keys = band_keys(item.signature, self.layout)
+        keys = fingerprint.bands
         # The index lives in the store: rows of the open batch count, and nothing in it can
         # point at a row that was never committed.
         best = best_match(item.signature, store.canonicals_in_buckets(keys), self.threshold)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -13,9 +14,11 @@ from scrapy.exceptions import DropItem, NotConfigured
 from crawler.items import ArticleItem
 from db import Store, StoreError, StoryMatch
 from db.store import STORY_LSH
+from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
 from pipelines.dedup import (
     SCHEME,
+    Layout,
     SignatureParams,
     Signer,
     band_keys,
@@ -26,6 +29,8 @@ from pipelines.storage import StoragePipeline
 from pipelines.storyfeatures import story_features
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
@@ -61,6 +66,25 @@ class StorySigner:
         return self._signer.sign_set(story_features(title, text))
 
 
+@dataclass(frozen=True)
+class StoryFingerprint:
+    """The stories stage's derivation (pipelines.cleaning.Derivation): an article's story
+    signature and its band keys, made where the article is cleaned."""
+
+    num_perm: int
+    layout: Layout
+    stage: str = field(default="stories", init=False)
+
+    def make(self) -> Callable[[str | None, str], tuple[bytes, tuple[int, ...]]]:
+        signer = StorySigner(self.num_perm)
+
+        def fingerprint(title: str | None, text: str) -> tuple[bytes, tuple[int, ...]]:
+            signature = signer.sign(title, text)
+            return signature, band_keys(signature, self.layout) if signature else ()
+
+        return fingerprint
+
+
 class StoryPipeline:
     """Gives each new canonical article the story of the stored canonical articles whose
     story features it shares (estimated Jaccard ≥ ``NEWS_STORY_THRESHOLD``) and whose date
@@ -87,6 +111,9 @@ class StoryPipeline:
         self.store: Store | None = None
         self.storage: StoragePipeline | None = None
         self.layout = (num_perm // ROWS_PER_BAND, ROWS_PER_BAND)
+        self.fingerprint = StoryFingerprint(num_perm, self.layout)
+        # For items that come without one (no cleaning stage made it).
+        self._fingerprint_here = self.fingerprint.make()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoryPipeline:
@@ -120,6 +147,11 @@ class StoryPipeline:
             self.attach(store)
         except (NotConfigured, StoreError) as exc:
             storage.abort(str(exc))
+            return
+        cleaning = self.crawler.get_item_pipeline(CleaningPipeline) if self.crawler else None
+        if cleaning is not None:
+            # Story features need only the cleaned article: they are made in the workers.
+            cleaning.derive(self.fingerprint)
 
     def attach(self, store: Store) -> None:
         stored = store.get_meta(META_KEY)
@@ -172,11 +204,13 @@ class StoryPipeline:
         store = self.store
         if store is None or item.dedup != "new":
             return item  # a duplicate has its canonical's story; storage handles a closed store
-        item.story_signature = self.signer.sign(item.title, item.text)
+        derived = item.derived.get(self.fingerprint.stage)
+        if derived is None:
+            derived = self._fingerprint_here(item.title, item.text)
+        item.story_signature, keys = derived
         if not item.story_signature:
             self.inc("new")
             return item
-        keys = band_keys(item.story_signature, self.layout)
         matches = self.matches(item, store.story_matches(keys))
         if matches:
             survivor = min(story for story, _ in matches)
