@@ -15,6 +15,8 @@ http.server on a loopback port, and in one run measures:
   folder into another, with the default NEWS_WORKERS (one per core) and again with one
   process: pages/s, the ratio to the floor, the speed-up from the workers, the CPU share of
   each stage (from the ``news/cpu/<stage>`` stats, worker time included), and peak RSS;
+- the crawl process's own CPU per page (workers excluded), which bounds pages/s on any
+  number of cores;
 - the dedup index's memory per stored article, and the start-up time of a crawl against
   the filled store.
 
@@ -283,6 +285,13 @@ def crawl_mode(pages: int, near_share: float) -> dict[str, Any]:
                 run["pages_per_s"] = pages / run["seconds"]
                 run["ratio_to_bare"] = run["pages_per_s"] / results["bare"]["pages_per_s"]
                 run["cpu_share"] = stage_shares(run)
+                # Every page passes through the crawl process: its CPU per page (start-up
+                # included) is the ceiling on pages/s, whatever the number of workers.
+                process_cpu = run["stats"].get("news/crawl_process_cpu", 0.0)
+                run["crawl_process_cpu_ms_per_page"] = process_cpu / pages * 1000
+                run["crawl_process_ceiling_pages_per_s"] = (
+                    pages / process_cpu if process_cpu else None
+                )
                 results[name] = run
             results["workers_speedup"] = files["pages_per_s"] / single["pages_per_s"]
             results["index"] = index_bytes_per_article(Path(tmp) / "files.db")

@@ -25,6 +25,7 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     "crawler.extensions.ProgressLog": 500,
     "crawler.extensions.FrozenStartupHeap": 900,
+    "crawler.extensions.CrawlProcessCpu": 910,
 }
 
 ROBOTSTXT_OBEY = True

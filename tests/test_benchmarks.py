@@ -36,6 +36,12 @@ def test_throughput_harness_measures_every_part(tmp_path):
         # Sampled from the crawl and its workers themselves, not inherited from the harness.
         assert 30 < crawl["peak_rss_mb"] < 2000 and crawl["peak_workers_rss_mb"] > 30
     assert results["files_ingest_one_process"]["peak_workers_rss_mb"] == 0
+    # The crawl process alone costs less CPU per page with workers than without them.
+    assert (
+        0
+        < results["files_ingest"]["crawl_process_cpu_ms_per_page"]
+        < results["files_ingest_one_process"]["crawl_process_cpu_ms_per_page"]
+    )
     assert (
         results["index"]["indexed_articles"] == results["files_ingest"]["stats"]["news/items/new"]
     )
