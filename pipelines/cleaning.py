@@ -216,10 +216,6 @@ class CleaningPipeline:
             stats=crawler.stats,
         )
 
-    def open_spider(self) -> None:
-        if self.workers > 1:
-            self.pool = self.start_pool()
-
     def start_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the crawl process runs threads and an event loop.
         pool = ProcessPoolExecutor(
@@ -229,9 +225,10 @@ class CleaningPipeline:
             initargs=(self.extra_markers, os.getpid()),
         )
         # The pool starts a worker per task submitted while none is idle; starting them all
-        # now lets their imports (about a second each) overlap the rest of the crawl's start.
+        # now lets their imports (about a second each) overlap the next downloads.
         for _ in range(self.workers):
             pool.submit(_ready)
+        logger.info("Started %d cleaning workers", self.workers)
         return pool
 
     def derive(self, derivation: Derivation) -> None:
@@ -259,8 +256,12 @@ class CleaningPipeline:
 
     async def clean(self, item: ArticleItem) -> Outcome:
         raw, item.raw = item.raw, ""  # the raw document is not needed past this stage
-        if self.pool is None:
+        if self.workers == 1:
             return self.cleaner.clean(item.kind, raw, item.url, self.derivations)
+        if self.pool is None:
+            # Started with the first document, not with the crawl: a run with nothing new to
+            # read (a cron job over an unchanged folder or site) starts no worker at all.
+            self.pool = self.start_pool()
         for _attempt in range(2):
             pool = self.pool
             try:

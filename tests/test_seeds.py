@@ -87,3 +87,4 @@ def test_rerun_adds_no_row_and_keeps_ids(seeds, crawl_files):
     assert "'news/items/already_stored': 5" in second.stderr
     assert "news/cpu/cleaning" not in second.stderr
     assert "Skipped" not in second.stderr
+    assert "cleaning workers" not in second.stderr  # with nothing to clean, none is started

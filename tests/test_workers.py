@@ -27,6 +27,7 @@ def test_workers_store_exactly_what_one_process_stores(tmp_path):
         stores[workers] = result.rows(f"SELECT {COLUMNS} FROM articles ORDER BY id")
         # Worker CPU time is counted for the cleaning stage either way.
         assert "'news/cpu/cleaning': " in result.stderr
+        assert ("Started 2 cleaning workers" in result.stderr) == (workers == "2")
         # The start-up heap is frozen out of the garbage collector's reach (FrozenStartupHeap).
         frozen = re.search(r"'news/gc/frozen_objects': (\d+)", result.stderr)
         assert frozen is not None and int(frozen.group(1)) > 10_000
@@ -90,8 +91,8 @@ def test_workers_leave_with_a_crawl_killed_outright(tmp_path, moment):
         while count_rows(database) == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
     else:
-        # The workers start with the crawl and take about a second to import: killed as soon
-        # as both exist, the crawl is gone before they are ready.
+        # The workers start with the first document and take about a second to import:
+        # killed as soon as both exist, the crawl is gone before they are ready.
         while len(workers_of(proc.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.005)
     workers = workers_of(proc.pid)
