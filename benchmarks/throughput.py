@@ -14,7 +14,8 @@ http.server on a loopback port, and in one run measures:
 - `scrapy crawl news` of the sitemap into a fresh store, and `scrapy crawl files` of the
   folder into another, with the default NEWS_WORKERS (one per core) and again with one
   process: pages/s, the ratio to the floor, the speed-up from the workers, the CPU share of
-  each stage (from the ``news/cpu/<stage>`` stats, worker time included), and peak RSS;
+  each stage (from the ``news/cpu/<stage>`` stats, worker time included), and peak memory
+  (the high-water mark of the crawl process and of its workers, sampled from /proc);
 - the crawl process's own CPU per page (workers excluded), which bounds pages/s on any
   number of cores;
 - the dedup index's memory per stored article, and the start-up time of a crawl against
