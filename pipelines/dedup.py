@@ -334,8 +334,6 @@ class DedupPipeline:
         self.stats = stats
         self.layout = lsh_layout(threshold, params.num_perm)
         self.fingerprint = TextFingerprint(params, self.layout)
-        # For items that come without a fingerprint (no cleaning stage made one).
-        self._fingerprint_here = self.fingerprint.make()
         self.store: Store | None = None
 
     @classmethod
@@ -363,6 +361,10 @@ class DedupPipeline:
         storage = self.crawler.get_item_pipeline(StoragePipeline) if self.crawler else None
         if storage is None:
             raise NotConfigured("DedupPipeline needs StoragePipeline in ITEM_PIPELINES")
+        assert self.crawler is not None
+        cleaning = self.crawler.get_item_pipeline(CleaningPipeline)
+        if cleaning is None:
+            raise NotConfigured("DedupPipeline needs CleaningPipeline in ITEM_PIPELINES")
         store = storage.open_store()
         if store is None:
             return  # storage logged why and is stopping the run
@@ -371,11 +373,9 @@ class DedupPipeline:
         except NotConfigured as exc:
             storage.abort(str(exc))
             return
-        cleaning = self.crawler.get_item_pipeline(CleaningPipeline) if self.crawler else None
-        if cleaning is not None:
-            # Signatures need only the text: they are made beside the extraction, in the
-            # workers, and the crawl process keeps the look-ups in the store.
-            cleaning.derive(self.fingerprint)
+        # Signatures need only the text: they are made beside the extraction, in the
+        # workers, and the crawl process keeps the look-ups in the store.
+        cleaning.derive(self.fingerprint)
 
     def attach(self, store: Store) -> None:
         """Check the store's signature parameters and load its canonical articles."""
@@ -399,7 +399,6 @@ class DedupPipeline:
                 logger.info("Dedup: this store hashes shingles with %s", params.shingle_hash)
                 self.params = params
                 self.fingerprint = TextFingerprint(params, self.layout)
-                self._fingerprint_here = self.fingerprint.make()
         applied = store.get_meta(THRESHOLD_META)
         if applied is not None and float(applied) != self.threshold:
             logger.warning(
@@ -432,9 +431,8 @@ class DedupPipeline:
             if self.stats is not None:
                 self.stats.inc_value("news/dropped/store_unavailable")
             raise DropItem(f"store_unavailable: {item.url}: the store is not open")
-        fingerprint = item.derived.get(self.fingerprint.stage)
-        if not isinstance(fingerprint, Fingerprint):
-            fingerprint = self._fingerprint_here(item.title, item.text)
+        # Made by the cleaning stage (TextFingerprint), which drops an item without text.
+        fingerprint: Fingerprint = item.derived[self.fingerprint.stage]
         item.content_hash = fingerprint.content_hash
         stored, exact = store.url_or_hash(item.url, item.content_hash)
         if stored:

@@ -112,8 +112,6 @@ class StoryPipeline:
         self.storage: StoragePipeline | None = None
         self.layout = (num_perm // ROWS_PER_BAND, ROWS_PER_BAND)
         self.fingerprint = StoryFingerprint(num_perm, self.layout)
-        # For items that come without one (no cleaning stage made it).
-        self._fingerprint_here = self.fingerprint.make()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoryPipeline:
@@ -139,6 +137,10 @@ class StoryPipeline:
         storage = self.crawler.get_item_pipeline(StoragePipeline) if self.crawler else None
         if storage is None:
             raise NotConfigured("StoryPipeline needs StoragePipeline in ITEM_PIPELINES")
+        assert self.crawler is not None
+        cleaning = self.crawler.get_item_pipeline(CleaningPipeline)
+        if cleaning is None:
+            raise NotConfigured("StoryPipeline needs CleaningPipeline in ITEM_PIPELINES")
         store = storage.open_store()
         if store is None:
             return  # storage logged why and is stopping the run
@@ -148,10 +150,8 @@ class StoryPipeline:
         except (NotConfigured, StoreError) as exc:
             storage.abort(str(exc))
             return
-        cleaning = self.crawler.get_item_pipeline(CleaningPipeline) if self.crawler else None
-        if cleaning is not None:
-            # Story features need only the cleaned article: they are made in the workers.
-            cleaning.derive(self.fingerprint)
+        # Story features need only the cleaned article: they are made in the workers.
+        cleaning.derive(self.fingerprint)
 
     def attach(self, store: Store) -> None:
         stored = store.get_meta(META_KEY)
@@ -204,10 +204,8 @@ class StoryPipeline:
         store = self.store
         if store is None or item.dedup != "new":
             return item  # a duplicate has its canonical's story; storage handles a closed store
-        derived = item.derived.get(self.fingerprint.stage)
-        if derived is None:
-            derived = self._fingerprint_here(item.title, item.text)
-        item.story_signature, keys = derived
+        # Made by the cleaning stage (StoryFingerprint), which drops an item without text.
+        item.story_signature, keys = item.derived[self.fingerprint.stage]
         if not item.story_signature:
             self.inc("new")
             return item
