@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,17 +59,6 @@ STORY_LSH = 2
 # The statements every item runs, built once: SQLAlchemy memoizes a statement's cache key on
 # the object, so reusing one skips most of the per-call work of building it anew (measured:
 # a URL look-up took 0.08 ms built per call, 0.035 ms prebuilt).
-def _bucket_members(lsh: int) -> Any:
-    return (
-        select(lsh_buckets.c.article_id)
-        .where(
-            lsh_buckets.c.lsh == lsh,
-            lsh_buckets.c.band_key.in_(bindparam("keys", expanding=True)),
-        )
-        .distinct()
-    )
-
-
 _URL_STORED = select(articles.c.id).where(articles.c.url == bindparam("url")).limit(1)
 _CANONICAL_COLUMNS = (
     articles.c.id,
@@ -76,29 +66,63 @@ _CANONICAL_COLUMNS = (
     articles.c.content_hash,
     articles.c.signature,
 )
-# Dedup's first two questions in one round trip: is the URL stored, and which canonical
-# article has this exact text. The URL's row comes first, flagged by_url.
-_URL_OR_HASH = union_all(
-    select(literal(1).label("by_url"), *_CANONICAL_COLUMNS).where(
-        articles.c.url == bindparam("url")
-    ),
-    select(literal(0).label("by_url"), *_CANONICAL_COLUMNS).where(
-        articles.c.content_hash == bindparam("hash"), articles.c.duplicate_of.is_(None)
-    ),
+# Rows of the dedup look-up, by what found them.
+_BY_URL, _BY_HASH, _BY_BAND = 1, 0, 2
+
+
+def _bucket_members(lsh: int, count: int) -> Any:
+    """Articles in any of COUNT buckets of one index, the band keys bound as k0, k1, ….
+    A fixed number of parameters, not an expanding IN: SQLAlchemy renders an expanding IN's
+    SQL anew on every call, which made up a third of the look-up's cost."""
+    keys: list[Any] = [bindparam(f"k{i}") for i in range(count)]
+    return select(lsh_buckets.c.article_id).where(
+        lsh_buckets.c.lsh == lsh, lsh_buckets.c.band_key.in_(keys)
+    )
+
+
+def _key_params(keys: Sequence[int]) -> dict[str, int]:
+    return {f"k{i}": key for i, key in enumerate(keys)}
+
+
+def _dedup_part(found_by: int, *where: Any) -> Any:
+    return select(literal(found_by).label("found_by"), *_CANONICAL_COLUMNS).where(*where)
+
+
+_URL_ROW = _dedup_part(_BY_URL, articles.c.url == bindparam("url"))
+_HASH_ROWS = _dedup_part(
+    _BY_HASH, articles.c.content_hash == bindparam("hash"), articles.c.duplicate_of.is_(None)
 )
-_CANONICALS_IN_BUCKETS = select(*_CANONICAL_COLUMNS).where(
-    articles.c.id.in_(_bucket_members(DEDUP_LSH)), articles.c.duplicate_of.is_(None)
-)
-_STORY_MATCHES = select(
-    articles.c.id,
-    articles.c.story_id,
-    func.coalesce(articles.c.published_at, articles.c.fetched_at).label("date"),
-    articles.c.story_signature,
-).where(
-    articles.c.id.in_(_bucket_members(STORY_LSH)),
-    articles.c.duplicate_of.is_(None),
-    articles.c.story_signature.is_not(None),
-)
+_URL_OR_HASH = union_all(_URL_ROW, _HASH_ROWS)
+
+
+@functools.lru_cache(maxsize=8)
+def _dedup_lookup(count: int) -> Any:
+    """Dedup's three questions in one round trip: is the URL stored, which canonical article
+    has this exact text, and which share a band with it (COUNT band keys)."""
+    if not count:
+        return _URL_OR_HASH
+    in_buckets = _dedup_part(
+        _BY_BAND,
+        articles.c.id.in_(_bucket_members(DEDUP_LSH, count)),
+        articles.c.duplicate_of.is_(None),
+    )
+    return union_all(_URL_ROW, _HASH_ROWS, in_buckets)
+
+
+@functools.lru_cache(maxsize=8)
+def _story_matches(count: int) -> Any:
+    return select(
+        articles.c.id,
+        articles.c.story_id,
+        func.coalesce(articles.c.published_at, articles.c.fetched_at).label("date"),
+        articles.c.story_signature,
+    ).where(
+        articles.c.id.in_(_bucket_members(STORY_LSH, count)),
+        articles.c.duplicate_of.is_(None),
+        articles.c.story_signature.is_not(None),
+    )
+
+
 _INSERT_ARTICLE = insert(articles)
 _INSERT_STORY = insert(stories)
 _INSERT_BUCKETS = insert(lsh_buckets)
@@ -212,6 +236,15 @@ class CanonicalMatch:
     story_id: int
     content_hash: str
     signature: bytes
+
+
+@dataclass
+class DedupCandidates:
+    """What the store holds that bears on one new article (Store.dedup_candidates)."""
+
+    url_stored: bool = False
+    exact: CanonicalMatch | None = None
+    near: list[CanonicalMatch] = field(default_factory=list)
 
 
 @dataclass
@@ -462,21 +495,21 @@ class Store:
     def has_url(self, url: str) -> bool:
         return self.conn.execute(_URL_STORED, {"url": url}).first() is not None
 
-    def url_or_hash(self, url: str, content_hash: str) -> tuple[bool, CanonicalMatch | None]:
-        """Whether URL is stored, and the canonical article with CONTENT_HASH (the oldest,
-        should there be several)."""
-        by_url, exact = False, None
-        for row in self.conn.execute(_URL_OR_HASH, {"url": url, "hash": content_hash}):
-            if row.by_url:
-                by_url = True
-            elif exact is None or row.id < exact.id:
-                exact = self._canonical(row)
-        return by_url, exact
-
-    def canonicals_in_buckets(self, keys: Iterable[int]) -> list[CanonicalMatch]:
-        """Canonical articles sharing a band with these near-duplicate band keys."""
-        rows = self.conn.execute(_CANONICALS_IN_BUCKETS, {"keys": sorted(set(keys))})
-        return [self._canonical(row) for row in rows]
+    def dedup_candidates(self, url: str, content_hash: str, keys: Sequence[int]) -> DedupCandidates:
+        """Whether URL is stored, the canonical article with CONTENT_HASH (the oldest, should
+        there be several), and the canonical articles sharing a band with the dedup band
+        KEYS, in one statement."""
+        params: dict[str, Any] = {"url": url, "hash": content_hash, **_key_params(keys)}
+        found = DedupCandidates()
+        for row in self.conn.execute(_dedup_lookup(len(keys)), params):
+            if row.found_by == _BY_URL:
+                found.url_stored = True
+            elif row.found_by == _BY_HASH:
+                if found.exact is None or row.id < found.exact.id:
+                    found.exact = self._canonical(row)
+            else:
+                found.near.append(self._canonical(row))
+        return found
 
     @staticmethod
     def _canonical(row: Any) -> CanonicalMatch:
@@ -485,9 +518,15 @@ class Store:
         )
 
     def add_buckets(self, lsh: int, article_id: int, keys: Iterable[int]) -> None:
-        rows = [{"lsh": lsh, "band_key": key, "article_id": article_id} for key in set(keys)]
-        if rows:
-            self.conn.execute(_INSERT_BUCKETS, rows)
+        self._insert_buckets([(lsh, key) for key in set(keys)], article_id)
+
+    def _insert_buckets(self, entries: list[tuple[int, int]], article_id: int) -> None:
+        """Index one article: ENTRIES are (lsh, band_key) pairs, without repeats."""
+        if entries:
+            self.conn.execute(
+                _INSERT_BUCKETS,
+                [{"lsh": lsh, "band_key": key, "article_id": article_id} for lsh, key in entries],
+            )
 
     def delete_buckets(self, lsh: int, article_id: int, keys: Iterable[int]) -> None:
         """Take one article out of an index (it became a duplicate). Its band KEYS come from
@@ -536,9 +575,11 @@ class Store:
 
     # -- what story grouping asks -----------------------------------------------------------
 
-    def story_matches(self, keys: Iterable[int]) -> list[StoryMatch]:
+    def story_matches(self, keys: Sequence[int]) -> list[StoryMatch]:
         """Canonical articles sharing a band with these story band keys."""
-        rows = self.conn.execute(_STORY_MATCHES, {"keys": sorted(set(keys))})
+        if not keys:
+            return []
+        rows = self.conn.execute(_story_matches(len(keys)), _key_params(keys))
         return [
             StoryMatch(
                 id=row.id, story_id=row.story_id, date=row.date, story_signature=row.story_signature
@@ -744,8 +785,12 @@ class Store:
         ).inserted_primary_key
         assert article_pk is not None
         article_id = int(article_pk[0])
-        self.add_buckets(DEDUP_LSH, article_id, record.dedup_bands)
-        self.add_buckets(STORY_LSH, article_id, record.story_bands)
+        # Both indexes in one executemany: the article's bucket rows are most of its writes.
+        self._insert_buckets(
+            [(DEDUP_LSH, key) for key in set(record.dedup_bands)]
+            + [(STORY_LSH, key) for key in set(record.story_bands)],
+            article_id,
+        )
         if new_story:
             conn.execute(_SET_CANONICAL, {"story": story_id, "article": article_id})
         return article_id, story_id

@@ -434,29 +434,26 @@ class DedupPipeline:
         # Made by the cleaning stage (TextFingerprint), which drops an item without text.
         fingerprint: Fingerprint = item.derived[self.fingerprint.stage]
         item.content_hash = fingerprint.content_hash
-        stored, exact = store.url_or_hash(item.url, item.content_hash)
-        if stored:
+        # One statement for the URL, the exact text and the near-duplicate candidates; the
+        # index lives in the store, so rows of the open batch count, and nothing in it can
+        # point at a row that was never committed.
+        found = store.dedup_candidates(item.url, item.content_hash, fingerprint.bands)
+        if found.url_stored:
             if self.stats is not None:
                 self.stats.inc_value("news/items/already_stored")
             raise DropItem(f"already_stored: {item.url}", log_level="DEBUG")
-        if exact is not None:
-            item.signature = exact.signature
-            self._mark(item, exact, 1.0, "exact")
+        if found.exact is not None:
+            item.signature = found.exact.signature
+            self._mark(item, found.exact, 1.0, "exact")
             return item
 
         item.signature = fingerprint.signature
-        if not item.signature:
-            item.dedup = "new"
-            return item
-        keys = fingerprint.bands
-        # The index lives in the store: rows of the open batch count, and nothing in it can
-        # point at a row that was never committed.
-        best = best_match(item.signature, store.canonicals_in_buckets(keys), self.threshold)
+        best = best_match(item.signature, found.near, self.threshold) if item.signature else None
         if best is not None:
             self._mark(item, best[0], best[1], "near")
         else:
             item.dedup = "new"
-            item.dedup_bands = keys  # storage indexes it with the article
+            item.dedup_bands = fingerprint.bands  # storage indexes it with the article
         return item
 
     @staticmethod

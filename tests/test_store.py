@@ -69,14 +69,23 @@ def test_lsh_buckets_are_written_with_the_article_and_leave_with_its_canonical_s
         )
         article_id, story_id = store.add_article(record, run_id=None)
         # Visible at once on the writer's connection, before any commit.
-        [match] = store.canonicals_in_buckets([-12, 99])
+        found = store.dedup_candidates("file:///b.txt", "cd" * 16, [-12, 99])
+        assert (found.url_stored, found.exact) == (False, None)
+        [match] = found.near
         assert (match.id, match.story_id) == (article_id, story_id)
         [story_match] = store.story_matches([13])
         assert story_match.story_signature == record.story_signature
-        assert store.canonicals_in_buckets([13]) == []  # the indexes are kept apart
+        # The indexes are kept apart.
+        assert store.dedup_candidates("file:///b.txt", "cd" * 16, [13]).near == []
+        # The URL and the exact text are found in the same look-up, and with no keys at all.
+        for keys in ([13], []):
+            found = store.dedup_candidates("file:///a.txt", "ab" * 16, keys)
+            assert found.url_stored and found.exact is not None
+            assert (found.exact.id, found.near) == (article_id, [])
         store.delete_buckets(1, article_id, [11, -12])
         store.delete_buckets(2, article_id, [13])
-        assert store.canonicals_in_buckets([11, -12]) == []
+        assert store.dedup_candidates("file:///b.txt", "cd" * 16, [11, -12]).near == []
         assert store.story_matches([13]) == []
+        assert store.story_matches([]) == []
     finally:
         store.close()
