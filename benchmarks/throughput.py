@@ -15,7 +15,8 @@ http.server on a loopback port, and in one run measures:
   folder into another, with the default NEWS_WORKERS (one per core) and again with one
   process: pages/s, the ratio to the floor, the speed-up from the workers, the CPU share of
   each stage (from the ``news/cpu/<stage>`` stats, worker time included), and peak memory
-  (the high-water mark of the crawl process and of its workers, sampled from /proc);
+  (the high-water mark of the crawl process and of its workers, sampled from /proc, and the
+  crawl process's largest anonymous memory, which leaves out the store's mapped pages);
 - the crawl process's own CPU per page (workers excluded), which bounds pages/s on any
   number of cores;
 - the dedup index's memory per stored article, and the start-up time of a crawl against
@@ -187,7 +188,7 @@ def measured(args: list[str], database: Path, *settings: str) -> dict[str, Any]:
         command += ["-s", setting]
     log = database.with_suffix(".log")
     started = time.perf_counter()
-    peaks = {"crawl": 0.0, "workers": 0.0}
+    peaks = {"crawl": 0.0, "workers": 0.0, "crawl_anon": 0.0}
     done = threading.Event()
     with log.open("w") as err:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
@@ -206,6 +207,7 @@ def measured(args: list[str], database: Path, *settings: str) -> dict[str, Any]:
         "seconds": wall,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": peaks["crawl"],
+        "peak_anon_rss_mb": peaks["crawl_anon"],
         "peak_workers_rss_mb": peaks["workers"],
         "stats": stats,
         "summary": stdout.strip().splitlines()[-1] if stdout.strip() else stderr[-500:],
@@ -216,11 +218,13 @@ def watch_peaks(pid: int, peaks: dict[str, float], done: threading.Event) -> Non
     """Keep in PEAKS the high-water mark (VmHWM) of process PID and the sum of its children's
     (the workers, and multiprocessing's resource tracker), sampled until DONE. Not wait4's
     ru_maxrss: a child forked from this harness starts at the harness's own size, which stays
-    its peak through the exec whatever the crawl uses."""
+    its peak through the exec whatever the crawl uses. The crawl process's RssAnon (its heap,
+    without the pages of the store it maps, which are the file cache) is sampled too."""
     while not done.wait(0.5):
         crawl, workers = tree_memory_mb(pid, "VmHWM")
         peaks["crawl"] = max(peaks["crawl"], crawl)
         peaks["workers"] = max(peaks["workers"], workers)
+        peaks["crawl_anon"] = max(peaks["crawl_anon"], tree_memory_mb(pid, "RssAnon")[0])
 
 
 def stage_shares(run: dict[str, Any]) -> dict[str, float]:
@@ -391,7 +395,7 @@ def million_mode(count: int, pages: int = 2000) -> dict[str, Any]:
 
 
 def tree_memory_mb(pid: int, field: str = "VmRSS") -> tuple[float, float]:
-    """A memory field of /proc/PID/status (VmRSS, VmHWM) for a process, and summed over its
+    """A memory field of /proc/PID/status (VmRSS, VmHWM, RssAnon) for a process, and summed over its
     children (the workers), in MB; 0 for a process that is gone."""
 
     def read(of: int) -> float:
@@ -429,6 +433,7 @@ def flat_mode(count: int) -> dict[str, Any]:
             while proc.poll() is None:
                 time.sleep(2)
                 main_mb, workers_mb = tree_memory_mb(proc.pid)
+                anon_mb, _ = tree_memory_mb(proc.pid, "RssAnon")
                 try:
                     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
                         [(stored,)] = conn.execute("SELECT COUNT(*) FROM articles").fetchall()
@@ -436,7 +441,8 @@ def flat_mode(count: int) -> dict[str, Any]:
                     stored = 0
                 if main_mb:
                     samples.append({"seconds": time.perf_counter() - started, "stored": stored,
-                                    "crawl_mb": main_mb, "workers_mb": workers_mb})  # fmt: skip
+                                    "crawl_mb": main_mb, "crawl_anon_mb": anon_mb,
+                                    "workers_mb": workers_mb})  # fmt: skip
         results["returncode"] = proc.returncode
         results["seconds"] = time.perf_counter() - started
         with sqlite3.connect(database) as conn:
@@ -453,7 +459,7 @@ def flat_mode(count: int) -> dict[str, Any]:
         results["at"] = marks
         first, last = marks["10%"], marks["100%"]
         stored = max(last["stored"] - first["stored"], 1)
-        for key in ("crawl_mb", "workers_mb"):
+        for key in ("crawl_mb", "crawl_anon_mb", "workers_mb"):
             results[f"{key}_growth_10_to_100"] = last[key] - first[key]
             results[f"{key}_growth_per_10k_articles"] = (last[key] - first[key]) / stored * 10_000
         results["peak_crawl_mb"] = max(sample["crawl_mb"] for sample in samples)

@@ -61,6 +61,9 @@ NEWS_DATABASE_URL = "sqlite:///data/news.db"
 # Articles written per transaction, and the longest a batch stays open while items arrive.
 NEWS_BATCH_SIZE = 500
 NEWS_COMMIT_INTERVAL = 10.0
+# SQLite stores: MiB of the file that reads map into memory instead of copying through
+# read(); SQLite caps it (2 GiB in common builds). 0 reads without mapping.
+NEWS_SQLITE_MMAP_MB = 2048
 # Seconds a run waits for another run on the same store to end before giving up (exit 4).
 NEWS_LOCK_WAIT = 0.0
 # Seconds between progress lines in the log; 0 turns them off.

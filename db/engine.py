@@ -12,10 +12,13 @@ from sqlalchemy.engine import make_url
 logger = logging.getLogger(__name__)
 
 
-def make_engine(url: str, *, writer: bool = True, busy_timeout_ms: int = 30_000) -> Engine:
+def make_engine(
+    url: str, *, writer: bool = True, busy_timeout_ms: int = 30_000, mmap_bytes: int = 0
+) -> Engine:
     """Create an engine for any SQLAlchemy URL; for file-backed SQLite, create the folder too.
 
     ``writer=False`` suits read-only tools: their transactions never take the write lock.
+    ``mmap_bytes`` maps up to that much of a SQLite file for reads (SQLite's mmap_size).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -41,6 +44,10 @@ def make_engine(url: str, *, writer: bool = True, busy_timeout_ms: int = 30_000)
                 logger.warning("SQLite store %s stays in %s journal mode, not WAL", database, mode)
             # With WAL, NORMAL loses no committed transaction on a process crash.
             cursor.execute("PRAGMA synchronous = NORMAL")
+            if mmap_bytes:
+                # Dedup and story look-ups read a few pages at random all over the bucket
+                # index; mapped, each costs no read() call and no copy into the page cache.
+                cursor.execute(f"PRAGMA mmap_size = {int(mmap_bytes)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

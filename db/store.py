@@ -266,9 +266,10 @@ class Store:
     connection, so they see the rows of the batch that is not committed yet.
     """
 
-    def __init__(self, url: str, *, writer: bool = True) -> None:
+    def __init__(self, url: str, *, writer: bool = True, mmap_bytes: int = 0) -> None:
         self.url = url
         self.writer = writer
+        self.mmap_bytes = mmap_bytes
         self._engine: Engine | None = None
         self._conn: Connection | None = None
 
@@ -282,7 +283,7 @@ class Store:
     def open(self) -> None:
         """Connect and, for a writer, bring the schema up to date."""
         try:
-            self._engine = make_engine(self.url, writer=self.writer)
+            self._engine = make_engine(self.url, writer=self.writer, mmap_bytes=self.mmap_bytes)
             if self.writer:
                 self.migrate()
             self._conn = self._engine.connect()

@@ -67,7 +67,8 @@ class StoragePipeline:
 
     Settings: ``NEWS_DATABASE_URL``, ``NEWS_BATCH_SIZE`` (items per transaction),
     ``NEWS_COMMIT_INTERVAL`` (seconds a batch may stay open while items arrive),
-    ``NEWS_LOCK_WAIT`` (seconds to wait for another run on the same store to end).
+    ``NEWS_LOCK_WAIT`` (seconds to wait for another run on the same store to end),
+    ``NEWS_SQLITE_MMAP_MB`` (how much of a SQLite store reads map into memory).
     A ``crawl_runs`` row is written when the spider opens and completed when it closes.
     Stats: ``news/items/{new,exact,near}`` (committed articles only), ``news/run_id``,
     ``news/run_status``, ``news/store/articles``, ``news/store/url``.
@@ -80,6 +81,7 @@ class StoragePipeline:
         batch_size: int,
         commit_interval: float,
         lock_wait: float = 0.0,
+        mmap_mb: int = 0,
         crawler: Crawler | None = None,
         stats: StatsCollector | None = None,
     ) -> None:
@@ -87,6 +89,7 @@ class StoragePipeline:
         self.batch_size = batch_size
         self.commit_interval = commit_interval
         self.lock_wait = lock_wait
+        self.mmap_mb = mmap_mb
         self.crawler = crawler
         self.stats = stats
         self.store: Store | None = None
@@ -117,11 +120,15 @@ class StoragePipeline:
         lock_wait = settings.getfloat("NEWS_LOCK_WAIT")
         if lock_wait < 0:
             raise NotConfigured(f"NEWS_LOCK_WAIT must not be negative, got {lock_wait}")
+        mmap_mb = settings.getint("NEWS_SQLITE_MMAP_MB")
+        if mmap_mb < 0:
+            raise NotConfigured(f"NEWS_SQLITE_MMAP_MB must not be negative, got {mmap_mb}")
         pipeline = cls(
             database_url=url,
             batch_size=batch_size,
             commit_interval=interval,
             lock_wait=lock_wait,
+            mmap_mb=mmap_mb,
             crawler=crawler,
             stats=crawler.stats,
         )
@@ -135,7 +142,7 @@ class StoragePipeline:
         None when the store cannot be opened: the error is logged and the run is stopping.
         """
         if self.store is None and not self.failed:
-            store = Store(self.database_url)
+            store = Store(self.database_url, mmap_bytes=self.mmap_mb * 1024 * 1024)
             if self.stats is not None:
                 self.stats.set_value(f"{STAT_PREFIX}store/url", store.display_url)
             try:

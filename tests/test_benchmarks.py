@@ -35,6 +35,7 @@ def test_throughput_harness_measures_every_part(tmp_path):
         assert crawl["ratio_to_bare"] > 0
         # Sampled from the crawl and its workers themselves, not inherited from the harness.
         assert 30 < crawl["peak_rss_mb"] < 2000 and crawl["peak_workers_rss_mb"] > 30
+        assert 30 < crawl["peak_anon_rss_mb"] <= crawl["peak_rss_mb"]
     assert results["files_ingest_one_process"]["peak_workers_rss_mb"] == 0
     # The crawl process alone costs less CPU per page with workers than without them.
     assert (
@@ -65,4 +66,5 @@ def test_million_and_flat_modes_run_end_to_end(tmp_path):
 
     results = harness(tmp_path / "flat.json", "--flat", "200")
     assert results["returncode"] == 0 and results["stored"] == 200
-    assert results["samples"] and all(sample["crawl_mb"] > 0 for sample in results["samples"])
+    assert results["samples"]
+    assert all(0 < s["crawl_anon_mb"] <= s["crawl_mb"] for s in results["samples"])

@@ -89,3 +89,14 @@ def test_lsh_buckets_are_written_with_the_article_and_leave_with_its_canonical_s
         assert store.story_matches([]) == []
     finally:
         store.close()
+
+
+def test_sqlite_reads_are_memory_mapped_as_asked(tmp_path):
+    for asked, expected in ((16 * 1024 * 1024, 16 * 1024 * 1024), (0, 0)):
+        store = Store(f"sqlite:///{tmp_path / 'news.db'}", mmap_bytes=asked)
+        store.open()
+        try:
+            mapped = store.conn.exec_driver_sql("PRAGMA mmap_size").scalar()
+            assert mapped == expected
+        finally:
+            store.close()
