@@ -37,6 +37,10 @@ def test_throughput_harness_measures_every_part(tmp_path):
         assert 30 < crawl["peak_rss_mb"] < 2000 and crawl["peak_workers_rss_mb"] > 30
         assert 30 < crawl["peak_anon_rss_mb"] <= crawl["peak_rss_mb"]
     assert results["files_ingest_one_process"]["peak_workers_rss_mb"] == 0
+    # The workers' CPU is counted with the crawl's: a run with workers costs more CPU per page.
+    parts = results["workers_speedup_parts"]
+    assert parts["cpu_per_page_vs_one_process"] > 1 and parts["cores_busy"] > 0
+    assert parts["cleaning_cpu_per_page_vs_one_process"] > 0
     # The crawl process alone costs less CPU per page with workers than without them.
     assert (
         0
