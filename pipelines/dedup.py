@@ -17,7 +17,7 @@ from db import CanonicalMatch, Store
 from db.store import DEDUP_LSH
 from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
-from pipelines.storage import StoragePipeline
+from pipelines.storage import StoragePipeline, check_pipelines
 from pipelines.textnorm import normalize_text, words
 
 if TYPE_CHECKING:
@@ -358,13 +358,12 @@ class DedupPipeline:
         )
 
     def open_spider(self) -> None:
-        storage = self.crawler.get_item_pipeline(StoragePipeline) if self.crawler else None
-        if storage is None:
-            raise NotConfigured("DedupPipeline needs StoragePipeline in ITEM_PIPELINES")
         assert self.crawler is not None
+        if not check_pipelines(self.crawler, "DedupPipeline", (StoragePipeline, CleaningPipeline)):
+            return
+        storage = self.crawler.get_item_pipeline(StoragePipeline)
         cleaning = self.crawler.get_item_pipeline(CleaningPipeline)
-        if cleaning is None:
-            raise NotConfigured("DedupPipeline needs CleaningPipeline in ITEM_PIPELINES")
+        assert storage is not None and cleaning is not None
         store = storage.open_store()
         if store is None:
             return  # storage logged why and is stopping the run

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.utils.conf import build_component_list
 from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.misc import load_object
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -19,6 +21,8 @@ from db.store import RunCounts
 from pipelines.cputime import timed
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
@@ -31,6 +35,40 @@ STAT_PREFIX = "news/"
 # still open: components write what they keep until the end of a run here, and it is
 # committed with the run's ledger row.
 store_closing = object()
+
+
+def stop_run(crawler: Crawler | None, message: str, reason: str, status: str = "failed") -> None:
+    """Log why the run cannot go on, in one line, and stop it; it will exit non-zero."""
+    logger.error("%s", message)
+    if crawler is None:
+        return
+    if crawler.stats is not None:
+        crawler.stats.set_value(f"{STAT_PREFIX}run_status", status)
+    if crawler.engine is not None:
+        deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
+
+
+def check_pipelines(crawler: Crawler, stage: str, needed: Iterable[type] = ()) -> bool:
+    """True when every pipeline in ITEM_PIPELINES runs, and those STAGE needs are there.
+    Otherwise the run stops: Scrapy disables a pipeline whose from_crawler raises
+    NotConfigured (a setting out of range) with only a warning, and a run without dedup
+    would store every article as new, unattended, into a store that keeps them."""
+    missing = []
+    for entry in build_component_list(crawler.settings.getwithbase("ITEM_PIPELINES")):
+        pipeline = load_object(entry)
+        if crawler.get_item_pipeline(pipeline) is None:
+            missing.append(f"{pipeline.__name__} is disabled (the warning above says why)")
+    for pipeline in needed:
+        if crawler.get_item_pipeline(pipeline) is None and not any(
+            line.startswith(f"{pipeline.__name__} ") for line in missing
+        ):
+            missing.append(f"{stage} needs {pipeline.__name__}, which is not in ITEM_PIPELINES")
+    if not missing:
+        return True
+    stats = crawler.stats.get_stats() if crawler.stats is not None else {}
+    if stats.get(f"{STAT_PREFIX}run_status") != "failed":  # said once, by the first stage
+        stop_run(crawler, f"Stopping the run: {'; '.join(missing)}", "misconfigured")
+    return False
 
 
 def run_status(finish_reason: str | None, errors: int) -> str:
@@ -141,6 +179,8 @@ class StoragePipeline:
 
         None when the store cannot be opened: the error is logged and the run is stopping.
         """
+        if self.crawler is not None and not check_pipelines(self.crawler, "StoragePipeline"):
+            self.failed = True
         if self.store is None and not self.failed:
             store = Store(self.database_url, mmap_bytes=self.mmap_mb * 1024 * 1024)
             if self.stats is not None:
@@ -244,14 +284,8 @@ class StoragePipeline:
 
     def abort(self, message: str, reason: str = "store_error") -> None:
         """Log why the run cannot go on, in one line, and stop it; it will exit non-zero."""
-        logger.error("%s", message)
         self.failed = True
-        if self.stats is not None:
-            self.stats.set_value(
-                f"{STAT_PREFIX}run_status", "busy" if reason == "store_busy" else "failed"
-            )
-        if self.crawler is not None and self.crawler.engine is not None:
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
+        stop_run(self.crawler, message, reason, "busy" if reason == "store_busy" else "failed")
 
     def close_spider(self) -> None:
         try:

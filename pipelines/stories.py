@@ -25,7 +25,7 @@ from pipelines.dedup import (
     build_index,
     estimated_jaccard,
 )
-from pipelines.storage import StoragePipeline
+from pipelines.storage import StoragePipeline, check_pipelines
 from pipelines.storyfeatures import story_features
 
 if TYPE_CHECKING:
@@ -134,13 +134,12 @@ class StoryPipeline:
         )
 
     def open_spider(self) -> None:
-        storage = self.crawler.get_item_pipeline(StoragePipeline) if self.crawler else None
-        if storage is None:
-            raise NotConfigured("StoryPipeline needs StoragePipeline in ITEM_PIPELINES")
         assert self.crawler is not None
+        if not check_pipelines(self.crawler, "StoryPipeline", (StoragePipeline, CleaningPipeline)):
+            return
+        storage = self.crawler.get_item_pipeline(StoragePipeline)
         cleaning = self.crawler.get_item_pipeline(CleaningPipeline)
-        if cleaning is None:
-            raise NotConfigured("StoryPipeline needs CleaningPipeline in ITEM_PIPELINES")
+        assert storage is not None and cleaning is not None
         store = storage.open_store()
         if store is None:
             return  # storage logged why and is stopping the run

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SAMPLE, run_scrapy
 
 GOOD = sorted(SAMPLE.glob("en-*.txt"))[:3]
@@ -110,3 +112,30 @@ def test_text_without_words_is_stored_and_reruns_still_start(tmp_path, crawl_fil
     second = crawl_files(folder)
     assert second.returncode == 0, second.stderr[-2000:]
     assert second.rows("SELECT COUNT(*) FROM articles") == [(4,)]
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason", "stopped_by"),
+    [
+        ("NEWS_DEDUP_THRESHOLD=2", "NEWS_DEDUP_THRESHOLD must be in (0, 1], got 2.0", "Dedup"),
+        ("NEWS_BATCH_SIZE=0", "NEWS_BATCH_SIZE must be at least 1, got 0", "Storage"),
+        ("NEWS_MIN_TEXT_CHARS=0", "NEWS_MIN_TEXT_CHARS must be at least 1, got 0", "Cleaning"),
+    ],
+)
+def test_a_setting_out_of_range_stops_the_run_before_anything_is_stored(
+    tmp_path, setting, reason, stopped_by
+):
+    # Scrapy only disables a pipeline whose settings are wrong; a run without dedup would
+    # store every article as new, unattended.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for path in GOOD:
+        (folder / path.name).write_bytes(path.read_bytes())
+    database = tmp_path / "news.db"
+    result = run_scrapy(["crawl", "files", "-a", f"path={folder}"], database, setting)
+    assert result.returncode == 1
+    assert "failed (misconfigured)" in result.stdout
+    assert reason in result.stderr
+    assert f"Stopping the run: {stopped_by}Pipeline is disabled" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not database.exists()  # not even a run in the ledger
