@@ -53,16 +53,16 @@ def check_pipelines(crawler: Crawler, stage: str, needed: Iterable[type] = ()) -
     Otherwise the run stops: Scrapy disables a pipeline whose from_crawler raises
     NotConfigured (a setting out of range) with only a warning, and a run without dedup
     would store every article as new, unattended, into a store that keeps them."""
-    missing = []
-    for entry in build_component_list(crawler.settings.getwithbase("ITEM_PIPELINES")):
-        pipeline = load_object(entry)
-        if crawler.get_item_pipeline(pipeline) is None:
-            missing.append(f"{pipeline.__name__} is disabled (the warning above says why)")
-    for pipeline in needed:
-        if crawler.get_item_pipeline(pipeline) is None and not any(
-            line.startswith(f"{pipeline.__name__} ") for line in missing
-        ):
-            missing.append(f"{stage} needs {pipeline.__name__}, which is not in ITEM_PIPELINES")
+    entries = build_component_list(crawler.settings.getwithbase("ITEM_PIPELINES"))
+    listed = [load_object(entry) for entry in entries]
+    disabled = [p for p in listed if crawler.get_item_pipeline(p) is None]
+    absent = [
+        p
+        for p in needed
+        if crawler.get_item_pipeline(p) is None and not any(issubclass(d, p) for d in disabled)
+    ]
+    missing = [f"{p.__name__} is disabled (the warning above says why)" for p in disabled]
+    missing += [f"{stage} needs {p.__name__}, which is not in ITEM_PIPELINES" for p in absent]
     if not missing:
         return True
     stats = crawler.stats.get_stats() if crawler.stats is not None else {}
