@@ -85,11 +85,6 @@ class FilesSpider(Spider):
         "AUTOTHROTTLE_ENABLED": False,
         "DOWNLOAD_DELAY": 0,
         "ROBOTSTXT_OBEY": False,
-        # Scrapy starts this many tasks for each response's output, however little it
-        # yields: at its default of 100 that cost about 0.8 ms of CPU per file (2,000 files,
-        # two runs of each), and a file yields one item. The news spider keeps 100: with 8,
-        # a crawl of 2,000 pages from a sitemap peaked 115 MB higher (two runs of each).
-        "CONCURRENT_ITEMS": 8,
     }
 
     def __init__(self, path: str | None = None, *args: Any, **kwargs: Any) -> None:
