@@ -202,10 +202,14 @@ def test_twenty_kills_at_random_moments_lose_and_duplicate_nothing(tmp_path):
     assert sum(0 < n < 1000 for n in stored_at_kill) >= KILL_TRIALS // 2, stored_at_kill
 
 
+STOP_CORPUS = 3000
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_stop_signal_commits_and_closes_the_run_as_interrupted(tmp_path, signum):
     corpus = tmp_path / "corpus"
-    write_corpus(corpus, 600)
+    # Large enough that the run is still reading when the signal lands, on a slow machine.
+    write_corpus(corpus, STOP_CORPUS)
     database = tmp_path / "news.db"
     command = scrapy_command(
         ["crawl", "files", "-a", f"path={corpus}"],
@@ -233,5 +237,5 @@ def test_a_stop_signal_commits_and_closes_the_run_as_interrupted(tmp_path, signu
     stored = count_rows(database)
     assert (status, reason) == ("interrupted", "shutdown")
     # Everything counted was committed, although the batch size was never reached.
-    assert 0 < stored == new + exact + near < 600
+    assert 0 < stored == new + exact + near < STOP_CORPUS
     assert "interrupted" in stdout.splitlines()[-1]
