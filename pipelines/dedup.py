@@ -17,7 +17,7 @@ from db import CanonicalMatch, Store
 from db.store import DEDUP_LSH
 from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
-from pipelines.storage import StoragePipeline, check_pipelines
+from pipelines.storage import open_stage
 from pipelines.textnorm import normalize_text, words
 
 if TYPE_CHECKING:
@@ -359,14 +359,10 @@ class DedupPipeline:
 
     def open_spider(self) -> None:
         assert self.crawler is not None
-        if not check_pipelines(self.crawler, "DedupPipeline", (StoragePipeline, CleaningPipeline)):
+        opened = open_stage(self.crawler, "DedupPipeline", CleaningPipeline)
+        if opened is None:
             return
-        storage = self.crawler.get_item_pipeline(StoragePipeline)
-        cleaning = self.crawler.get_item_pipeline(CleaningPipeline)
-        assert storage is not None and cleaning is not None
-        store = storage.open_store()
-        if store is None:
-            return  # storage logged why and is stopping the run
+        storage, cleaning, store = opened
         try:
             self.attach(store)
         except NotConfigured as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STAT_PREFIX = "news/"
+
+_Source = TypeVar("_Source")
 
 # Sent (store=, reason=) when a run is about to be closed in the ledger, while the store is
 # still open: components write what they keep until the end of a run here, and it is
@@ -317,3 +319,20 @@ class StoragePipeline:
             self.stats.set_value(f"{STAT_PREFIX}run_status", status)
             self.stats.set_value(f"{STAT_PREFIX}store/articles", total)
         logger.info("Run %d %s (%s)", run_id, status, reason)
+
+
+def open_stage(
+    crawler: Crawler, stage: str, source: type[_Source]
+) -> tuple[StoragePipeline, _Source, Store] | None:
+    """What a stage between SOURCE (the pipeline whose output it reads) and storage needs in
+    its ``open_spider``: the storage pipeline, SOURCE's running instance and the open store.
+    None when the run is stopping; the reason is logged."""
+    if not check_pipelines(crawler, stage, (StoragePipeline, source)):
+        return None
+    storage = crawler.get_item_pipeline(StoragePipeline)
+    upstream = crawler.get_item_pipeline(source)
+    assert storage is not None and upstream is not None
+    store = storage.open_store()
+    if store is None:
+        return None  # storage logged why and is stopping the run
+    return storage, upstream, store

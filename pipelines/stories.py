@@ -25,7 +25,7 @@ from pipelines.dedup import (
     build_index,
     estimated_jaccard,
 )
-from pipelines.storage import StoragePipeline, check_pipelines
+from pipelines.storage import StoragePipeline, open_stage
 from pipelines.storyfeatures import story_features
 
 if TYPE_CHECKING:
@@ -135,14 +135,10 @@ class StoryPipeline:
 
     def open_spider(self) -> None:
         assert self.crawler is not None
-        if not check_pipelines(self.crawler, "StoryPipeline", (StoragePipeline, CleaningPipeline)):
+        opened = open_stage(self.crawler, "StoryPipeline", CleaningPipeline)
+        if opened is None:
             return
-        storage = self.crawler.get_item_pipeline(StoragePipeline)
-        cleaning = self.crawler.get_item_pipeline(CleaningPipeline)
-        assert storage is not None and cleaning is not None
-        store = storage.open_store()
-        if store is None:
-            return  # storage logged why and is stopping the run
+        storage, cleaning, store = opened
         self.storage = storage
         try:
             self.attach(store)
