@@ -32,8 +32,8 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from db.engine import make_engine
 from db.models import Article, CrawlRun, LshBucket, Meta, Source, Story, StoryMerge
@@ -131,6 +131,43 @@ _SET_CANONICAL = (
     .where(stories.c.id == bindparam("story"))
     .values(canonical_id=bindparam("article"))
 )
+
+
+class _DriverStatement:
+    """A statement compiled once for a dialect, to run on the DBAPI cursor.
+
+    For the statements every article runs (dedup's and stories' look-ups, the bucket rows):
+    with a crawl's other work between two articles, SQLAlchemy's Python path of ``execute``
+    runs from cold CPU caches and costs more than SQLite's own work. Measured on a store of
+    2,000 articles, with the caches emptied before each call: 0.32–0.49 ms a dedup look-up
+    through ``Connection.execute``, 0.14–0.16 ms on the cursor. Parameters go to the driver
+    as they are, so they must need no conversion; result columns get their type's own."""
+
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        for name, bind in compiled.binds.items():
+            if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
+                raise TypeError(f"parameter {name} needs conversion: use Connection.execute")
+        # Values fixed when the statement was built (literals, the index's number).
+        self.fixed = {k: v for k, v in compiled.params.items() if v is not None}
+        self.order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        columns = getattr(statement, "selected_columns", ())
+        self.converters = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        ]
+
+    def parameters(self, params: Mapping[str, Any]) -> Any:
+        merged = {**self.fixed, **params}
+        return merged if self.order is None else tuple(merged[name] for name in self.order)
+
+    def convert(self, rows: list[Any]) -> list[tuple[Any, ...]]:
+        if not any(self.converters):
+            return rows
+        return [
+            tuple(v if c is None else c(v) for c, v in zip(self.converters, row, strict=True))
+            for row in rows
+        ]
 
 
 class StoreError(Exception):
@@ -272,6 +309,8 @@ class Store:
         self.mmap_bytes = mmap_bytes
         self._engine: Engine | None = None
         self._conn: Connection | None = None
+        self._driver_statements: dict[Any, _DriverStatement] = {}
+        self._cursor: Any = None
 
     @property
     def display_url(self) -> str:
@@ -314,6 +353,9 @@ class Store:
             )
 
     def close(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -335,6 +377,51 @@ class Store:
 
     def rollback(self) -> None:
         self.conn.rollback()
+
+    def _driver(self, statement: Any) -> tuple[_DriverStatement, Any]:
+        """STATEMENT's compiled form, and a DBAPI cursor inside the connection's transaction
+        (begun here if it is not yet, as ``execute`` would)."""
+        conn = self.conn
+        compiled = self._driver_statements.get(statement)
+        if compiled is None:
+            compiled = self._driver_statements[statement] = _DriverStatement(
+                statement, conn.dialect
+            )
+        if not conn.in_transaction():
+            conn.begin()
+            self._cursor = None  # the DBAPI connection may have been replaced
+        if self._cursor is None:
+            self._cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        return compiled, self._cursor
+
+    def _fetch(self, statement: Any, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of STATEMENT, run on the DBAPI cursor (see _DriverStatement)."""
+        compiled, cursor = self._driver(statement)
+        parameters = compiled.parameters(params)
+        try:
+            cursor.execute(compiled.sql, parameters)
+            return compiled.convert(cursor.fetchall())
+        except self._dbapi_error as exc:
+            raise self._wrapped(compiled, parameters, exc) from exc
+
+    def _execute_many(self, statement: Any, rows: list[Mapping[str, Any]]) -> None:
+        compiled, cursor = self._driver(statement)
+        parameters = [compiled.parameters(row) for row in rows]
+        try:
+            cursor.executemany(compiled.sql, parameters)
+        except self._dbapi_error as exc:
+            raise self._wrapped(compiled, parameters, exc) from exc
+
+    @property
+    def _dbapi_error(self) -> type[Exception]:
+        return cast("type[Exception]", self.conn.dialect.loaded_dbapi.Error)
+
+    def _wrapped(self, compiled: _DriverStatement, parameters: Any, exc: Exception) -> Exception:
+        """The driver's error as SQLAlchemy raises it (OperationalError, IntegrityError…),
+        so that callers handle it as they handle every other statement's."""
+        return DBAPIError.instance(
+            compiled.sql, parameters, exc, self._dbapi_error, dialect=self.conn.dialect
+        )
 
     # -- store facts -------------------------------------------------------------------------
 
@@ -502,21 +589,15 @@ class Store:
         KEYS, in one statement."""
         params: dict[str, Any] = {"url": url, "hash": content_hash, **_key_params(keys)}
         found = DedupCandidates()
-        for row in self.conn.execute(_dedup_lookup(len(keys)), params):
-            if row.found_by == _BY_URL:
+        for found_by, *columns in self._fetch(_dedup_lookup(len(keys)), params):
+            if found_by == _BY_URL:
                 found.url_stored = True
-            elif row.found_by == _BY_HASH:
-                if found.exact is None or row.id < found.exact.id:
-                    found.exact = self._canonical(row)
+            elif found_by == _BY_HASH:
+                if found.exact is None or columns[0] < found.exact.id:
+                    found.exact = CanonicalMatch(*columns)
             else:
-                found.near.append(self._canonical(row))
+                found.near.append(CanonicalMatch(*columns))
         return found
-
-    @staticmethod
-    def _canonical(row: Any) -> CanonicalMatch:
-        return CanonicalMatch(
-            id=row.id, story_id=row.story_id, content_hash=row.content_hash, signature=row.signature
-        )
 
     def add_buckets(self, lsh: int, article_id: int, keys: Iterable[int]) -> None:
         self._insert_buckets([(lsh, key) for key in set(keys)], article_id)
@@ -524,7 +605,7 @@ class Store:
     def _insert_buckets(self, entries: list[tuple[int, int]], article_id: int) -> None:
         """Index one article: ENTRIES are (lsh, band_key) pairs, without repeats."""
         if entries:
-            self.conn.execute(
+            self._execute_many(
                 _INSERT_BUCKETS,
                 [{"lsh": lsh, "band_key": key, "article_id": article_id} for lsh, key in entries],
             )
@@ -580,13 +661,8 @@ class Store:
         """Canonical articles sharing a band with these story band keys."""
         if not keys:
             return []
-        rows = self.conn.execute(_story_matches(len(keys)), _key_params(keys))
-        return [
-            StoryMatch(
-                id=row.id, story_id=row.story_id, date=row.date, story_signature=row.story_signature
-            )
-            for row in rows
-        ]
+        rows = self._fetch(_story_matches(len(keys)), _key_params(keys))
+        return [StoryMatch(*row) for row in rows]
 
     def iter_story_signatures(self, chunk: int = 10_000) -> Iterator[tuple[int, bytes]]:
         """(id, story_signature) of every canonical article that has one."""

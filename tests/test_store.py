@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.exc import IntegrityError
 
 from db import ArticleRecord, Base, Store
 from db.store import utcnow
@@ -100,3 +104,56 @@ def test_sqlite_reads_are_memory_mapped_as_asked(tmp_path):
             assert mapped == expected
         finally:
             store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'news.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_per_article_statements_run_in_the_batch_and_fail_as_sqlalchemy_errors(store_url):
+    """Dedup's and stories' look-ups and the bucket rows run on the driver's cursor: in the
+    connection's transaction, with the columns' types, and with SQLAlchemy's exceptions."""
+    store = Store(store_url)
+    store.open()
+    published = datetime(2026, 10, 1, 8, 30)
+    record = ArticleRecord(
+        url="file:///a.txt",
+        text="Un texte.",
+        content_hash="ab" * 16,
+        signature=b"\x01\x00\x00\x00",
+        fetched_at=utcnow(),
+        published_at=published,
+        story_signature=b"\x02\x00\x00\x00",
+        dedup_bands=(11,),
+        story_bands=(13,),
+    )
+    try:
+        article_id, story_id = store.add_article(record, run_id=None)
+        [match] = store.story_matches([13])
+        assert (match.id, match.story_id, match.date) == (article_id, story_id, published)
+        assert match.story_signature == record.story_signature
+        [near] = store.dedup_candidates("file:///b.txt", "cd" * 16, [11]).near
+        assert (near.content_hash, near.signature) == (record.content_hash, record.signature)
+        with pytest.raises(IntegrityError):
+            store.add_buckets(1, article_id, [11])  # already in the index
+        store.rollback()
+        # The rollback took the article's bucket rows with it: they were in its transaction.
+        assert store.story_matches([13]) == []
+        assert store.dedup_candidates("file:///b.txt", "cd" * 16, [11]).near == []
+        # The next batch begins a new transaction, on the driver's side too.
+        article_id, _ = store.add_article(record, run_id=None)
+        store.commit()
+    finally:
+        store.close()
+    store = Store(store_url)
+    store.open()
+    try:
+        assert [m.id for m in store.story_matches([13])] == [article_id]
+        assert [m.id for m in store.dedup_candidates("file:///b.txt", "cd" * 16, [11]).near] == [
+            article_id
+        ]
+    finally:
+        store.close()
