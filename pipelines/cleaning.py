@@ -284,6 +284,8 @@ class CleaningPipeline:
             self.stats.inc_value("news/cpu/cleaning", outcome.cpu_seconds)  # type: ignore[arg-type]
             for stage, seconds in outcome.derived_cpu_seconds.items():
                 self.stats.inc_value(f"news/cpu/{stage}", seconds)  # type: ignore[arg-type]
+                # The part of the stage's CPU spent where the text was cleaned.
+                self.stats.inc_value(f"news/derived_cpu/{stage}", seconds)  # type: ignore[arg-type]
         cleaned = outcome.cleaned
         if outcome.failure is not None:
             self.drop(item, "extraction_failed", outcome.failure)

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -66,6 +68,11 @@ def test_million_and_flat_modes_run_end_to_end(tmp_path):
     # The synthetic articles and the crawled ones are all in the store.
     assert crawl["stats"]["news/store/articles"] == 2000 + 30
     assert 0 < crawl["dedup_share_of_article_cpu"] < 1
+    parts = crawl["dedup_s_per_article_parts"]
+    assert parts["fingerprint"] > 0 and parts["lookup"] > 0
+    assert parts["fingerprint"] + parts["lookup"] == pytest.approx(
+        crawl["cpu_s_per_article"]["dedup"]
+    )
     assert results["startup_s"] > 0
 
     results = harness(tmp_path / "flat.json", "--flat", "200")
