@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Hashable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,6 +20,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 from crawler.items import ArticleItem
 from pipelines.boilerplate import TrailerCutter
 from pipelines.textnorm import normalize_text, strip_controls
+from pipelines.workerpool import WorkerPool
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -194,7 +192,7 @@ class CleaningPipeline:
         self.cleaner = Cleaner(extra_markers)
         self.workers = workers
         self.stats = stats
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: WorkerPool | None = None
         self.derivations: tuple[Derivation, ...] = ()
         # Done when the item before the newest one has left this stage: items leave in the
         # order they came, so dedup sees them as they were read, with or without a pool.
@@ -216,18 +214,14 @@ class CleaningPipeline:
             stats=crawler.stats,
         )
 
-    def start_pool(self) -> ProcessPoolExecutor:
-        # spawn, not fork: the crawl process runs threads and an event loop.
-        pool = ProcessPoolExecutor(
+    def start_pool(self) -> WorkerPool:
+        pool = WorkerPool(
             self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker,
-            initargs=(self.extra_markers, os.getpid()),
+            _start_worker,
+            _clean,
+            (self.extra_markers, os.getpid()),
+            on_second_death=lambda _args: Outcome(None, "a cleaning worker died on it twice", 0.0),
         )
-        # The pool starts a worker per task submitted while none is idle; starting them all
-        # now lets their imports (about a second each) overlap the next downloads.
-        for _ in range(self.workers):
-            pool.submit(_ready)
         logger.info("Started %d cleaning workers", self.workers)
         return pool
 
@@ -239,7 +233,7 @@ class CleaningPipeline:
 
     def close_spider(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.shutdown()
             self.pool = None
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:
@@ -262,21 +256,10 @@ class CleaningPipeline:
             # Started with the first document, not with the crawl: a run with nothing new to
             # read (a cron job over an unchanged folder or site) starts no worker at all.
             self.pool = self.start_pool()
-        for _attempt in range(2):
-            pool = self.pool
-            try:
-                return await asyncio.wrap_future(
-                    pool.submit(_clean, item.kind, raw, item.url, self.derivations)
-                )
-            except BrokenProcessPool:
-                # A worker died (killed, out of memory, a crash in a parser): every document
-                # it held fails with it. Start new workers once per broken pool, and try
-                # each document once more, so that only one that kills a worker twice is lost.
-                if self.pool is pool:
-                    logger.warning("A cleaning worker died; starting new ones (at %s)", item.url)
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    self.pool = self.start_pool()
-        return Outcome(None, "a cleaning worker died on it twice", 0.0)
+        # A worker that dies takes only the document it held; the pool tries that once more
+        # in a new worker, so only a document that kills a worker twice is lost.
+        outcome: Outcome = await self.pool.submit(item.kind, raw, item.url, self.derivations)
+        return outcome
 
     def finish(self, item: ArticleItem, outcome: Outcome) -> ArticleItem:
         if self.stats is not None:
@@ -326,10 +309,6 @@ def _start_worker(extra_markers: list[str], parent: int) -> None:
     # importing is already gone here, and os.getppid() would name the new parent.
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     _worker_cleaner = Cleaner(extra_markers)
-
-
-def _ready() -> None:
-    """A task that only makes the pool start a worker."""
 
 
 def _exit_with_parent(parent: int) -> None:
