@@ -19,9 +19,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+# A busy worker is sent its next document too when that is at most this large (pickled), so
+# that it starts on it the moment it is done, even while the crawl's event loop is busy with
+# a commit. Larger documents wait for an idle worker: the pipe's kernel buffer (about 200 KB)
+# holds a small one whole, and a write that did not fit would block the event loop until the
+# busy worker read it.
+PREFETCH_BYTES = 128 * 1024
 
 # What a worker sends once it has imported everything and is waiting for documents.
 READY = "ready"
@@ -41,6 +49,7 @@ class _Task:
     args: tuple[Any, ...]
     future: asyncio.Future[Any]
     deaths: int = 0
+    payload: Any = None  # the pickled args, made once
 
 
 @dataclass
@@ -48,7 +57,9 @@ class _Worker:
     process: Any  # a spawned multiprocessing Process
     conn: Connection
     ready: bool = False
-    task: _Task | None = field(default=None)
+    # Sent and not answered yet, in the order sent: the worker answers in that order, and
+    # works on the first.
+    tasks: deque[_Task] = field(default_factory=deque)
 
 
 class WorkerPool:
@@ -57,8 +68,9 @@ class WorkerPool:
     in the log: a URL).
 
     A worker that dies (killed, out of memory, a crash in a parser) loses only the task it
-    held: a new worker is started and the task is tried once more; a task that kills a
-    second worker gets ``on_second_death(task args)`` as its result.
+    was working on: a new worker is started and the task is tried once more (a task sent
+    to it and not started yet goes back to the queue); a task that kills a second worker
+    gets ``on_second_death(task args)`` as its result.
     """
 
     def __init__(
@@ -89,7 +101,7 @@ class WorkerPool:
         return [worker.process.pid for worker in self.workers]
 
     def submit(self, *args: Any) -> asyncio.Future[Any]:
-        """The result of ``task`` on ARGS in a worker; tasks start in the order submitted."""
+        """The result of ``work(*ARGS)`` in a worker; tasks start in the order submitted."""
         task = _Task(args, self.loop.create_future())
         self.queue.append(task)
         self._dispatch()
@@ -107,13 +119,13 @@ class WorkerPool:
             with contextlib.suppress(OSError):  # already gone
                 worker.conn.send(None)
         for worker in self.workers:
-            worker.process.join(timeout=5 if worker.task is None else 0)
+            worker.process.join(timeout=0 if worker.tasks else 5)
             if worker.process.is_alive():
                 worker.process.terminate()
                 worker.process.join()
             worker.conn.close()
-            if worker.task is not None:
-                worker.task.future.cancel()
+            for task in worker.tasks:
+                task.future.cancel()
         self.workers = []
 
     def _spawn(self) -> None:
@@ -128,22 +140,36 @@ class WorkerPool:
 
     def _dispatch(self) -> None:
         while self.queue:
-            worker = next((w for w in self.workers if w.ready and w.task is None), None)
+            task = self.queue[0]
+            if task.future.done():  # cancelled while it waited
+                self.queue.popleft()
+                continue
+            if task.payload is None:
+                try:
+                    task.payload = ForkingPickler.dumps(task.args)
+                except Exception as exc:  # it cannot be pickled: that task fails alone
+                    self.queue.popleft()
+                    task.future.set_exception(exc)
+                    continue
+            worker = self._worker_for(task.payload)
             if worker is None:
                 return
-            task = self.queue.popleft()
-            if task.future.done():  # cancelled while it waited
-                continue
-            worker.task = task
+            self.queue.popleft()
+            worker.tasks.append(task)
             try:
-                # An idle worker is waiting in recv(), so even a large document's write
-                # only lasts as long as the worker takes to read it.
-                worker.conn.send(task.args)
+                # A worker with nothing to do is waiting in recv(), so even a large
+                # document's write lasts only as long as the worker takes to read it.
+                worker.conn.send_bytes(task.payload)
             except OSError:
                 self._lost(worker)
-            except Exception as exc:  # it could not be pickled: that task fails alone
-                worker.task = None
-                task.future.set_exception(exc)
+
+    def _worker_for(self, payload: Any) -> _Worker | None:
+        """An idle worker, or else a worker with one task that can take a small next one."""
+        ready = [w for w in self.workers if w.ready]
+        idle = next((w for w in ready if not w.tasks), None)
+        if idle is not None or len(payload) > PREFETCH_BYTES:
+            return idle
+        return next((w for w in ready if len(w.tasks) == 1), None)
 
     def _readable(self, worker: _Worker) -> None:
         try:
@@ -155,9 +181,9 @@ class WorkerPool:
             message = _Raised(f"unreadable result: {exc!r}")
         if message == READY and not worker.ready:
             worker.ready = True
-        else:
-            task, worker.task = worker.task, None
-            if task is not None and not task.future.done():
+        elif worker.tasks:
+            task = worker.tasks.popleft()
+            if not task.future.done():
                 if isinstance(message, _Raised):
                     task.future.set_exception(WorkerError(message.traceback))
                 else:
@@ -165,27 +191,31 @@ class WorkerPool:
         self._dispatch()
 
     def _lost(self, worker: _Worker) -> None:
-        """WORKER died: start another, and give its task one more try."""
+        """WORKER died: start another; its current task gets one more try, and the task
+        sent after it, not started, goes back to the queue as it was."""
         self.loop.remove_reader(worker.conn.fileno())
         worker.conn.close()
         worker.process.join(timeout=1)
         self.workers.remove(worker)
         if self.closing:
+            for task in worker.tasks:
+                task.future.cancel()
             return
-        task = worker.task
-        where = f" (at {task.args[2]})" if task is not None and len(task.args) > 2 else ""
+        current = worker.tasks[0] if worker.tasks else None
+        where = f" (at {current.args[2]})" if current is not None and len(current.args) > 2 else ""
         logger.warning(
             "A cleaning worker died (pid %s, exit code %s); starting a new one%s",
             worker.process.pid,
             worker.process.exitcode,
             where,
         )
-        if task is not None and not task.future.done():
-            task.deaths += 1
-            if task.deaths >= 2:
-                task.future.set_result(self.on_second_death(task.args))
-            else:
-                self.queue.appendleft(task)
+        if current is not None:
+            current.deaths += 1
+            if current.deaths >= 2:
+                worker.tasks.popleft()
+                if not current.future.done():
+                    current.future.set_result(self.on_second_death(current.args))
+        self.queue.extendleft(reversed(worker.tasks))
         self._spawn()
         self._dispatch()
 

@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,11 +17,14 @@ def start(marker_dir: str) -> None:
     os.environ["POOL_TEST_MARKERS"] = marker_dir
 
 
-def work(action: str, value: int, name: str) -> tuple[int, int]:
+def work(action: str, value: Any, name: str) -> tuple[int, int]:
     """What a task does in the worker: answer, raise, or kill the worker (always, or only
     the first time it is tried)."""
     if action == "slow":
         time.sleep(0.02)
+    if action == "length":  # a document larger than the pipe's buffer
+        time.sleep(0.01)
+        return len(value), os.getpid()
     if action == "raise":
         raise ValueError(f"bad value {value}")
     if action == "die":
@@ -56,6 +60,13 @@ def test_results_come_back_for_every_task_from_both_workers(tmp_path):
     assert [r[0] for r in results] == [i * 2 for i in range(100)]  # type: ignore[index]
     assert len({r[1] for r in results}) == 2  # type: ignore[index]
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]  # shut down
+
+
+def test_documents_larger_than_the_pipe_buffer_mix_with_small_ones(tmp_path):
+    sizes = [10, 3_000_000, 500, 200_000, 20, 1_000_000, 5] * 4
+    tasks = [("length", "x" * size, f"t{i}") for i, size in enumerate(sizes)]
+    results, _pids = run_pool(tmp_path, tasks)
+    assert [r[0] for r in results] == sizes  # type: ignore[index]
 
 
 def test_a_failing_task_fails_alone_and_a_dying_one_is_tried_once_more(tmp_path, caplog):
