@@ -312,8 +312,9 @@ def _start_worker(extra_markers: list[str], parent: int) -> None:
 
 
 def _exit_with_parent(parent: int) -> None:
-    """A crawl killed outright (SIGKILL, OOM) cannot stop its pool, and the pool's queue
-    keeps its workers waiting: each worker leaves once its parent is gone."""
+    """A crawl killed outright (SIGKILL, OOM) cannot stop its pool. An idle worker sees its
+    pipe close; one still importing or cleaning a document leaves here, once its parent is
+    gone."""
     while os.getppid() == parent:
         time.sleep(1)
     os._exit(0)

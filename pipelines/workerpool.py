@@ -81,7 +81,6 @@ class WorkerPool:
         initargs: tuple[Any, ...],
         on_second_death: Callable[[tuple[Any, ...]], Any],
     ) -> None:
-        self.size = size
         # Passed to the workers by reference: module-level functions.
         self.initargs = (start, work, *initargs)
         self.on_second_death = on_second_death
