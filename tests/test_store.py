@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -57,20 +58,25 @@ def test_reopening_a_current_store_changes_nothing(tmp_path):
     assert version == [("0006",)]
 
 
+def sample_record(**changes: Any) -> ArticleRecord:
+    """A canonical article in both indexes (story band 13), with CHANGES."""
+    fields: dict[str, Any] = {
+        "url": "file:///a.txt",
+        "text": "Un texte.",
+        "content_hash": "ab" * 16,
+        "signature": b"\x01\x00\x00\x00",
+        "fetched_at": utcnow(),
+        "story_signature": b"\x02\x00\x00\x00",
+        "story_bands": (13,),
+    }
+    return ArticleRecord(**{**fields, **changes})
+
+
 def test_lsh_buckets_are_written_with_the_article_and_leave_with_its_canonical_status(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'news.db'}")
     store.open()
     try:
-        record = ArticleRecord(
-            url="file:///a.txt",
-            text="Un texte.",
-            content_hash="ab" * 16,
-            signature=b"\x01\x00\x00\x00",
-            fetched_at=utcnow(),
-            story_signature=b"\x02\x00\x00\x00",
-            dedup_bands=(11, -12),
-            story_bands=(13,),
-        )
+        record = sample_record(dedup_bands=(11, -12))
         article_id, story_id = store.add_article(record, run_id=None)
         # Visible at once on the writer's connection, before any commit.
         found = store.dedup_candidates("file:///b.txt", "cd" * 16, [-12, 99])
@@ -119,17 +125,7 @@ def test_per_article_statements_run_in_the_batch_and_fail_as_sqlalchemy_errors(s
     store = Store(store_url)
     store.open()
     published = datetime(2026, 10, 1, 8, 30)
-    record = ArticleRecord(
-        url="file:///a.txt",
-        text="Un texte.",
-        content_hash="ab" * 16,
-        signature=b"\x01\x00\x00\x00",
-        fetched_at=utcnow(),
-        published_at=published,
-        story_signature=b"\x02\x00\x00\x00",
-        dedup_bands=(11,),
-        story_bands=(13,),
-    )
+    record = sample_record(published_at=published, dedup_bands=(11,))
     try:
         article_id, story_id = store.add_article(record, run_id=None)
         [match] = store.story_matches([13])
