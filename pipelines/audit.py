@@ -9,13 +9,30 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from datasketch import MinHashLSH
+import numpy as np
+from datasketch import LeanMinHash, MinHashLSH
 
 from db import Store
 from db.store import DEDUP_LSH, STORY_LSH
-from pipelines.dedup import LSH_WEIGHTS, Signer, band_keys, estimated_jaccard, stored_layout
-from pipelines.stories import StorySigner
+from pipelines.dedup import LSH_WEIGHTS, stored_layout
+from pipelines.signatures import (
+    SCHEME,
+    SIGNATURE_DTYPE,
+    Signer,
+    StorySigner,
+    band_keys,
+    estimated_jaccard,
+)
 from pipelines.textnorm import normalize_text, words
+
+
+def lean_minhash(signer: Signer, signature: bytes) -> LeanMinHash:
+    """A stored signature as datasketch's MinHash, for its in-memory LSH index."""
+    return LeanMinHash(
+        seed=signer.params.seed,
+        hashvalues=np.frombuffer(signature, dtype=SIGNATURE_DTYPE),
+        scheme=SCHEME,
+    )
 
 
 @dataclass(frozen=True)
@@ -87,7 +104,7 @@ def replay(audit: Audit, signer: Signer, threshold: float) -> dict[int, Decision
         if row.content_hash in canonical_hashes:
             decision = Decision(canonical_hashes[row.content_hash], 1.0)
         elif row.signature:
-            minhash = signer.from_bytes(row.signature)
+            minhash = lean_minhash(signer, row.signature)
             best: tuple[float, int] | None = None
             for candidate in sorted(int(key) for key in lsh.query(minhash)):
                 similarity = estimated_jaccard(row.signature, signatures[candidate])
@@ -100,7 +117,7 @@ def replay(audit: Audit, signer: Signer, threshold: float) -> dict[int, Decision
             canonical_hashes.setdefault(row.content_hash, row.id)
             if row.signature:
                 signatures[row.id] = row.signature
-                lsh.insert(str(row.id), signer.from_bytes(row.signature))
+                lsh.insert(str(row.id), lean_minhash(signer, row.signature))
     return decisions
 
 
@@ -136,7 +153,7 @@ def nearest_pairs(
     for row in audit.rows.values():
         if row.duplicate_of is not None or not row.signature:
             continue
-        minhash = signer.from_bytes(row.signature)
+        minhash = lean_minhash(signer, row.signature)
         for key in lsh.query(minhash):
             other = audit.rows[int(key)]
             similarity = estimated_jaccard(row.signature, other.signature)

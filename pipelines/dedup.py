@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHashLSH
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
@@ -17,44 +14,26 @@ from db import CanonicalMatch, Store
 from db.store import DEDUP_LSH
 from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
+from pipelines.signatures import (
+    SHINGLE_HASH,
+    Fingerprint,
+    Layout,
+    SignatureParams,
+    TextFingerprint,
+    band_keys,
+    estimated_jaccard,
+    permutations,
+)
 from pipelines.storage import open_stage
-from pipelines.textnorm import normalize_text, words
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
 
-SCHEME = "affine32"
-SIGNATURE_DTYPE = np.dtype("<u4")
-SEED = 1
-# How a shingle becomes the 32-bit value the MinHash permutes. "sha1": datasketch's default,
-# SHA-1 of the shingle's UTF-8, one call per shingle; stores made before "words64" keep it.
-# "words64": BLAKE2b-64 of each distinct word, chained over the shingle's words with the
-# MurmurHash3 64-bit finalizer in numpy, a few times cheaper per article.
-SHINGLE_HASHES = ("sha1", "words64")
-SHINGLE_HASH = "words64"
-# Words whose hash the signer keeps; news reuses its vocabulary, so most words hit.
-WORD_CACHE_SIZE = 1 << 17
-# MurmurHash3's finalizers, (shift, multiplier, shift, multiplier, shift): the 64-bit one
-# mixes shingles, the 32-bit one is how datasketch's affine32 scheme pre-mixes each value.
-_FMIX64 = (
-    np.uint64(33),
-    np.uint64(0xFF51AFD7ED558CCD),
-    np.uint64(33),
-    np.uint64(0xC4CEB9FE1A85EC53),
-    np.uint64(33),
-)
-_FMIX32 = (
-    np.uint32(16),
-    np.uint32(0x85EBCA6B),
-    np.uint32(13),
-    np.uint32(0xC2B2AE35),
-    np.uint32(16),
-)
 # LSH candidates are verified against the estimated Jaccard, so a false positive costs one
 # look-up while a false negative loses a duplicate: lean the band layout toward recall.
 LSH_WEIGHTS = (0.3, 0.7)
@@ -63,209 +42,14 @@ META_KEY = "minhash"
 THRESHOLD_META = "dedup_threshold"
 
 
-@dataclass(frozen=True)
-class SignatureParams:
-    num_perm: int
-    shingle_size: int
-    seed: int = SEED
-    scheme: str = SCHEME
-    # A store's parameters written before there was a choice do not name it: SHA-1.
-    shingle_hash: str = "sha1"
-
-    def as_json(self) -> str:
-        fields = {
-            "num_perm": self.num_perm,
-            "shingle_size": self.shingle_size,
-            "seed": self.seed,
-            "scheme": self.scheme,
-        }
-        if self.shingle_hash != "sha1":  # so that older stores' parameters read as before
-            fields["shingle_hash"] = self.shingle_hash
-        return json.dumps(fields, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, stored: str) -> SignatureParams:
-        """The parameters a store recorded; ValueError for any this version cannot use (a
-        newer version's, or a damaged entry)."""
-        try:
-            params = cls(**json.loads(stored))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"unreadable signature parameters {stored!r}: {exc}") from exc
-        if params.shingle_hash not in SHINGLE_HASHES:
-            raise ValueError(f"unknown shingle hash in signature parameters {stored!r}")
-        return params
-
-
-def _fmix(values: np.ndarray, constants: tuple[np.unsignedinteger, ...]) -> np.ndarray:
-    """A MurmurHash3 finalizer, element-wise (wrapping): a bijection that mixes every bit."""
-    shift1, multiplier1, shift2, multiplier2, shift3 = constants
-    values = values ^ (values >> shift1)
-    values = values * multiplier1
-    values = values ^ (values >> shift2)
-    values = values * multiplier2
-    mixed: np.ndarray = values ^ (values >> shift3)
-    return mixed
-
-
-def content_hash(normalized: str) -> str:
-    return hashlib.blake2b(normalized.encode("utf-8"), digest_size=16).hexdigest()
-
-
-class Signer:
-    """MinHash signatures of word shingles; the permutations are drawn once per instance."""
-
-    def __init__(self, params: SignatureParams) -> None:
-        if params.shingle_hash not in SHINGLE_HASHES:
-            raise ValueError(f"unknown shingle hash {params.shingle_hash!r}")
-        self.params = params
-        self._permutations = MinHash(
-            num_perm=params.num_perm, seed=params.seed, scheme=SCHEME
-        ).permutations
-        self._word_hashes: dict[str, int] = {}
-
-    def shingles(self, normalized: str) -> list[bytes]:
-        tokens = words(normalized)
-        k = self.params.shingle_size
-        if len(tokens) < k:
-            return [" ".join(tokens).encode("utf-8")] if tokens else []
-        return [" ".join(tokens[i : i + k]).encode("utf-8") for i in range(len(tokens) - k + 1)]
-
-    def sign(self, normalized: str) -> bytes:
-        """The stored signature of a text (SIGNATURE_DTYPE values); b"" for a text with no
-        word to shingle."""
-        if self.params.shingle_hash == "sha1":
-            return self.sign_set(self.shingles(normalized))
-        values = self.shingle_values(words(normalized))
-        if not len(values):
-            return b""
-        return self.permuted_minimum(values).astype(SIGNATURE_DTYPE, copy=False).tobytes()
-
-    def permuted_minimum(self, values: np.ndarray) -> np.ndarray:
-        """The hash values datasketch's ``update_batch`` gives VALUES (uint32) under the
-        affine32 scheme with the identity as hash function: the minimum over the values of
-        each permutation a·fmix32(v) + b mod 2^32. Computed here in numpy alone, because
-        update_batch first calls the hash function once per value in Python, which cost as
-        much as the rest of the signature (a property test checks the two agree)."""
-        a, b = self._permutations
-        permuted = _fmix(values, _FMIX32)[:, np.newaxis] * a + b
-        minimum: np.ndarray = permuted.min(axis=0)
-        return minimum
-
-    def shingle_values(self, tokens: list[str]) -> np.ndarray:
-        """The "words64" value of each shingle of TOKENS, as uint32."""
-        if not tokens:
-            return np.empty(0, dtype=np.uint32)
-        cache = self._word_hashes
-        try:
-            hashes = [cache[token] for token in tokens]
-        except KeyError:
-            if len(cache) > WORD_CACHE_SIZE:
-                cache.clear()
-            for token in tokens:
-                if token not in cache:
-                    digest = hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest()
-                    cache[token] = int.from_bytes(digest, "little")
-            hashes = [cache[token] for token in tokens]
-        word_values = np.array(hashes, dtype=np.uint64)
-        # A text shorter than a shingle is one shingle of all its words, as with "sha1".
-        k = min(self.params.shingle_size, len(tokens))
-        count = len(tokens) - k + 1
-        values = word_values[:count]
-        for offset in range(1, k):
-            values = _fmix(values, _FMIX64) ^ word_values[offset : offset + count]
-        values = _fmix(values, _FMIX64)
-        return ((values >> np.uint64(32)) ^ values).astype(np.uint32)
-
-    def sign_set(self, items: list[bytes]) -> bytes:
-        """The stored signature of a set of items (SHA-1 of each); b"" for an empty one."""
-        if not items:
-            return b""
-        minhash = MinHash(
-            num_perm=self.params.num_perm,
-            seed=self.params.seed,
-            permutations=self._permutations,
-            scheme=SCHEME,
-        )
-        minhash.update_batch(items)
-        return np.asarray(minhash.hashvalues, dtype=SIGNATURE_DTYPE).tobytes()
-
-    def from_bytes(self, signature: bytes) -> LeanMinHash:
-        return LeanMinHash(
-            seed=self.params.seed,
-            hashvalues=np.frombuffer(signature, dtype=SIGNATURE_DTYPE),
-            scheme=SCHEME,
-        )
-
-
-def estimated_jaccard(a: bytes, b: bytes) -> float:
-    """The share of equal MinHash slots of two stored signatures."""
-    left = np.frombuffer(a, dtype=SIGNATURE_DTYPE)
-    right = np.frombuffer(b, dtype=SIGNATURE_DTYPE)
-    if left.shape != right.shape or not len(left):
-        return 0.0
-    return float(np.count_nonzero(left == right)) / len(left)
-
-
-Layout = tuple[int, int]  # (bands, rows per band)
-
-
 def lsh_layout(threshold: float, num_perm: int) -> Layout:
     """datasketch's band layout for this threshold, leaning toward recall (LSH_WEIGHTS)."""
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
     return lsh.b, lsh.r
 
 
-def band_keys(signature: bytes, layout: Layout) -> tuple[int, ...]:
-    """One 32-bit key per band of a stored signature: two signatures share a key when they
-    agree on every slot of that band (up to a 2^-32 chance, which verification catches)."""
-    bands, rows = layout
-    values = np.frombuffer(signature, dtype=SIGNATURE_DTYPE)
-    if len(values) < bands * rows:
-        return ()
-    return tuple(
-        int.from_bytes(
-            hashlib.blake2b(
-                values[band * rows : (band + 1) * rows].tobytes(),
-                digest_size=4,
-                salt=band.to_bytes(2, "little"),
-            ).digest(),
-            "little",
-            signed=True,
-        )
-        for band in range(bands)
-    )
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """What dedup needs of a text: the hash of its normalized form, its MinHash signature
-    (b"" when it has no word to shingle) and the signature's band keys."""
-
-    content_hash: str
-    signature: bytes
-    bands: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class TextFingerprint:
-    """Dedup's derivation (pipelines.cleaning.Derivation): the Fingerprint of a cleaned text
-    under the store's signature parameters and band layout, made where the text is cleaned."""
-
-    params: SignatureParams
-    layout: Layout
-    stage: str = field(default="dedup", init=False)
-
-    def make(self) -> Callable[[str | None, str], Fingerprint]:
-        signer = Signer(self.params)
-
-        def fingerprint(_title: str | None, text: str) -> Fingerprint:
-            normalized = normalize_text(text)
-            signature = signer.sign(normalized)
-            return Fingerprint(
-                content_hash(normalized), signature, band_keys(signature, self.layout)
-            )
-
-        return fingerprint
+def text_fingerprint(params: SignatureParams, layout: Layout) -> TextFingerprint:
+    return TextFingerprint(params, layout, permutations(params.num_perm, params.seed))
 
 
 def build_index(
@@ -333,7 +117,7 @@ class DedupPipeline:
         self.crawler = crawler
         self.stats = stats
         self.layout = lsh_layout(threshold, params.num_perm)
-        self.fingerprint = TextFingerprint(params, self.layout)
+        self.fingerprint = text_fingerprint(params, self.layout)
         self.store: Store | None = None
 
     @classmethod
@@ -393,7 +177,7 @@ class DedupPipeline:
                 # one it was made with.
                 logger.info("Dedup: this store hashes shingles with %s", params.shingle_hash)
                 self.params = params
-                self.fingerprint = TextFingerprint(params, self.layout)
+                self.fingerprint = text_fingerprint(params, self.layout)
         applied = store.get_meta(THRESHOLD_META)
         if applied is not None and float(applied) != self.threshold:
             logger.warning(

@@ -3,9 +3,7 @@ story features (pipelines/storyfeatures.py) within a time window."""
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -16,21 +14,18 @@ from db import Store, StoreError, StoryMatch
 from db.store import STORY_LSH
 from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
-from pipelines.dedup import (
-    SCHEME,
-    Layout,
-    SignatureParams,
-    Signer,
+from pipelines.dedup import build_index
+from pipelines.signatures import (
+    STORY_SEED,
+    StoryFingerprint,
+    StorySigner,
     band_keys,
-    build_index,
     estimated_jaccard,
+    permutations,
 )
 from pipelines.storage import StoragePipeline, open_stage
-from pipelines.storyfeatures import story_features
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
@@ -39,50 +34,11 @@ logger = logging.getLogger(__name__)
 META_KEY = "story_minhash"
 # Set once every canonical article of the store has a story signature.
 SIGNED_META = "story_signatures"
-# Another seed than dedup's: story and text signatures are unrelated.
-SEED = 2
 # Bands of two rows over every slot: story thresholds are low (about 0.2), where fewer,
 # longer bands would miss pairs (at Jaccard 0.25, 64 bands of 2 of 128 slots find a pair
 # 98 % of the time; datasketch's choice for 0.22, 36 bands of 2, 90 %). Candidates are
 # verified on their estimated Jaccard, so the extra ones cost only a look-up.
 ROWS_PER_BAND = 2
-
-
-class StorySigner:
-    """MinHash signatures of story features, drawn like dedup's but with their own seed."""
-
-    def __init__(self, num_perm: int) -> None:
-        self.num_perm = num_perm
-        self._signer = Signer(SignatureParams(num_perm=num_perm, shingle_size=1, seed=SEED))
-
-    def params_json(self) -> str:
-        return json.dumps(
-            {"num_perm": self.num_perm, "seed": SEED, "scheme": SCHEME, "features": 1},
-            sort_keys=True,
-        )
-
-    def sign(self, title: str | None, text: str) -> bytes:
-        """The stored form of an article's story signature (b"" when it has no feature)."""
-        return self._signer.sign_set(story_features(title, text))
-
-
-@dataclass(frozen=True)
-class StoryFingerprint:
-    """The stories stage's derivation (pipelines.cleaning.Derivation): an article's story
-    signature and its band keys, made where the article is cleaned."""
-
-    num_perm: int
-    layout: Layout
-    stage: str = field(default="stories", init=False)
-
-    def make(self) -> Callable[[str | None, str], tuple[bytes, tuple[int, ...]]]:
-        signer = StorySigner(self.num_perm)
-
-        def fingerprint(title: str | None, text: str) -> tuple[bytes, tuple[int, ...]]:
-            signature = signer.sign(title, text)
-            return signature, band_keys(signature, self.layout) if signature else ()
-
-        return fingerprint
 
 
 class StoryPipeline:
@@ -103,7 +59,8 @@ class StoryPipeline:
         crawler: Crawler | None = None,
         stats: StatsCollector | None = None,
     ) -> None:
-        self.signer = StorySigner(num_perm)
+        drawn = permutations(num_perm, STORY_SEED)
+        self.signer = StorySigner(num_perm, drawn)
         self.threshold = threshold
         self.window = window
         self.crawler = crawler
@@ -111,7 +68,7 @@ class StoryPipeline:
         self.store: Store | None = None
         self.storage: StoragePipeline | None = None
         self.layout = (num_perm // ROWS_PER_BAND, ROWS_PER_BAND)
-        self.fingerprint = StoryFingerprint(num_perm, self.layout)
+        self.fingerprint = StoryFingerprint(num_perm, self.layout, drawn)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoryPipeline:

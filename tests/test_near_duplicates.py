@@ -7,7 +7,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from pipelines.dedup import SignatureParams, Signer
+from pipelines.signatures import SignatureParams, Signer
 from pipelines.textnorm import normalize_text
 from tests.conftest import SAMPLE, CrawlResult, run_scrapy
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.boilerplate import TRAILER_MARKERS, TrailerCutter
-from pipelines.dedup import SHINGLE_HASHES, SignatureParams, Signer, estimated_jaccard
+from pipelines.signatures import SHINGLE_HASHES, SignatureParams, Signer, estimated_jaccard
 from pipelines.textnorm import _PUNCT, normalize_text
 
 CUTTER = TrailerCutter()
@@ -119,3 +119,15 @@ def test_the_numpy_signature_is_datasketchs(values):
     ours = signer.permuted_minimum(np.array(values, dtype=np.uint32))
     assert ours.dtype == reference.hashvalues.dtype
     assert ours.tolist() == reference.hashvalues.tolist()
+
+
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=200), st.sampled_from([1, 2]))
+def test_a_set_signature_is_datasketchs_with_its_sha1_hash(items, seed):
+    """Signer.sign_set (story signatures, and stores that hash shingles with SHA-1) gives
+    what datasketch's MinHash gives the same items with its default hash: the workers sign
+    without datasketch, and stored signatures must not depend on where they were made."""
+    signer = Signer(SignatureParams(num_perm=128, shingle_size=1, seed=seed))
+    reference = MinHash(num_perm=128, seed=seed, scheme="affine32")
+    reference.update_batch(items)
+    assert signer._permutations.tolist() == reference.permutations.tolist()
+    assert signer.sign_set(items) == np.asarray(reference.hashvalues, dtype="<u4").tobytes()

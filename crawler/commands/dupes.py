@@ -11,8 +11,8 @@ from crawler.cli import StoreCommand
 from db import Store, StoreBusy, StoreError
 from db.store import RunCounts
 from pipelines import audit
-from pipelines.dedup import META_KEY, THRESHOLD_META, SignatureParams, Signer
-from pipelines.stories import StorySigner
+from pipelines.dedup import META_KEY, THRESHOLD_META
+from pipelines.signatures import SignatureParams, Signer, StorySigner
 
 
 def label(row: audit.Row) -> str:
