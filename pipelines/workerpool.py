@@ -5,6 +5,10 @@ pipe becomes readable: no thread of the crawl process takes part. ``concurrent.f
 pool hands every task through two threads of its own (a manager and a queue feeder), and
 in a crawl of 10,000 pages with two workers those hand-offs cost the crawl process about
 1.4 ms of CPU a page.
+
+A worker is a new Python process that imports only what its tasks need. It is not started
+by multiprocessing's spawn, which runs the crawl's main script again in every worker: for
+``scrapy crawl`` that is Scrapy's command line, Twisted and the rest of Scrapy.
 """
 
 from __future__ import annotations
@@ -14,6 +18,11 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -33,6 +42,14 @@ PREFETCH_BYTES = 128 * 1024
 
 # What a worker sends once it has imported everything and is waiting for documents.
 READY = "ready"
+
+# A worker's first lines (``python -c``; argv: its end of the pipe, the crawl's pid). The
+# crawl's sys.path comes first, so that modules import there as they do in the crawl.
+BOOT = (
+    "import sys; from multiprocessing.connection import Connection; "
+    "conn = Connection(int(sys.argv[1])); sys.path[:] = conn.recv(); "
+    "from pipelines.workerpool import serve; serve(conn, int(sys.argv[2]))"
+)
 
 
 class WorkerError(Exception):
@@ -54,7 +71,7 @@ class _Task:
 
 @dataclass
 class _Worker:
-    process: Any  # a spawned multiprocessing Process
+    process: subprocess.Popen[bytes]
     conn: Connection
     ready: bool = False
     # Sent and not answered yet, in the order sent: the worker answers in that order, and
@@ -84,8 +101,6 @@ class WorkerPool:
         # Passed to the workers by reference: module-level functions.
         self.initargs = (start, work, *initargs)
         self.on_second_death = on_second_death
-        # spawn, not fork: the crawl process runs threads and an event loop.
-        self.context = multiprocessing.get_context("spawn")
         self.loop = asyncio.get_running_loop()
         self.workers: list[_Worker] = []
         self.queue: deque[_Task] = deque()
@@ -118,21 +133,29 @@ class WorkerPool:
             with contextlib.suppress(OSError):  # already gone
                 worker.conn.send(None)
         for worker in self.workers:
-            worker.process.join(timeout=0 if worker.tasks else 5)
-            if worker.process.is_alive():
+            try:
+                worker.process.wait(timeout=0 if worker.tasks else 5)
+            except subprocess.TimeoutExpired:
                 worker.process.terminate()
-                worker.process.join()
+                worker.process.wait()
             worker.conn.close()
             for task in worker.tasks:
                 task.future.cancel()
         self.workers = []
 
     def _spawn(self) -> None:
-        here, there = self.context.Pipe()
-        process = self.context.Process(target=serve, args=(there, *self.initargs), daemon=True)
-        process.start()
+        here, there = multiprocessing.Pipe()
+        # Not the crawl's standard input; its standard error, for a traceback.
+        process = subprocess.Popen(
+            [sys.executable, "-c", BOOT, str(there.fileno()), str(os.getpid())],
+            pass_fds=(there.fileno(),),
+            stdin=subprocess.DEVNULL,
+        )
         # Only the worker holds its end now, so its death reads as the end of the pipe.
         there.close()
+        # Both fit the pipe's buffer, so the worker reads them whenever it is up.
+        here.send(sys.path)
+        here.send(self.initargs)
         worker = _Worker(process, here)
         self.workers.append(worker)
         self.loop.add_reader(here.fileno(), self._readable, worker)
@@ -194,7 +217,8 @@ class WorkerPool:
         sent after it, not started, goes back to the queue as it was."""
         self.loop.remove_reader(worker.conn.fileno())
         worker.conn.close()
-        worker.process.join(timeout=1)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # its exit code is then None
+            worker.process.wait(timeout=1)
         self.workers.remove(worker)
         if self.closing:
             for task in worker.tasks:
@@ -205,7 +229,7 @@ class WorkerPool:
         logger.warning(
             "A cleaning worker died (pid %s, exit code %s); starting a new one%s",
             worker.process.pid,
-            worker.process.exitcode,
+            worker.process.returncode,
             where,
         )
         if current is not None:
@@ -219,10 +243,13 @@ class WorkerPool:
         self._dispatch()
 
 
-def serve(
-    conn: Connection, start: Callable[..., None], work: Callable[..., Any], *args: Any
-) -> None:
-    """A worker's life: ``start(*args)``, READY, then one result of ``work`` per task."""
+def serve(conn: Connection, parent: int) -> None:
+    """A worker's life, after BOOT: ``start(*args)``, READY, then one result of ``work`` per
+    task, until the crawl sends None or is gone."""
+    # Ctrl-C reaches the whole process group; the crawl process decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    start, work, *args = conn.recv()
     start(*args)
     conn.send(READY)
     while True:
@@ -237,3 +264,13 @@ def serve(
         except Exception:  # the task fails, as it would have in the crawl process
             result = _Raised(traceback.format_exc())
         conn.send(result)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A crawl killed outright (SIGKILL, OOM) cannot stop its pool. An idle worker sees its
+    pipe close; one still importing or working on a task leaves here, once its parent is
+    gone. The crawl's pid comes from the crawl: a crawl killed while this worker was still
+    starting is already gone here, and os.getppid() would name the new parent."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)

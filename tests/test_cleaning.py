@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pipelines.boilerplate import TrailerCutter
-from pipelines.cleaning import Cleaner, split_title
+from pipelines.cleaner import Cleaner, split_title
 from pipelines.textnorm import normalize_text
 
 BODY = [

@@ -47,7 +47,7 @@ def workers_of(pid: int) -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == pid and b"spawn_main" in cmdline:
+        if parent == pid and b"pipelines.workerpool" in cmdline:
             found.append(int(entry.name))
     return found
 
