@@ -216,10 +216,10 @@ def measured(args: list[str], database: Path, *settings: str) -> dict[str, Any]:
 
 def watch_peaks(pid: int, peaks: dict[str, float], done: threading.Event) -> None:
     """Keep in PEAKS the high-water mark (VmHWM) of process PID and the sum of its children's
-    (the workers, and multiprocessing's resource tracker), sampled until DONE. Not wait4's
-    ru_maxrss: a child forked from this harness starts at the harness's own size, which stays
-    its peak through the exec whatever the crawl uses. The crawl process's RssAnon (its heap,
-    without the pages of the store it maps, which are the file cache) is sampled too."""
+    (the workers), sampled until DONE. Not wait4's ru_maxrss: a child forked from this
+    harness starts at the harness's own size, which stays its peak through the exec whatever
+    the crawl uses. The crawl process's RssAnon (its heap, without the pages of the store it
+    maps, which are the file cache) is sampled too."""
     while not done.wait(0.5):
         crawl, workers = tree_memory_mb(pid, "VmHWM")
         peaks["crawl"] = max(peaks["crawl"], crawl)

@@ -36,7 +36,7 @@ def test_workers_store_exactly_what_one_process_stores(tmp_path):
 
 
 def workers_of(pid: int) -> list[int]:
-    """The pool's worker processes of a crawl (not multiprocessing's resource tracker)."""
+    """The pool's worker processes of a crawl, known by their boot line."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
