@@ -40,7 +40,7 @@ class Derivation(Hashable, Protocol):
     registered with :meth:`CleaningPipeline.derive` and done where the text was cleaned: in
     a worker when there are several, so that the crawl process, which every article passes
     through in turn, keeps only the work that needs the store. A frozen dataclass of plain
-    parameters: it is sent to the workers with each document."""
+    parameters: it is sent to each worker once, as the worker starts."""
 
     @property
     def stage(self) -> str:
