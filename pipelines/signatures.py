@@ -96,7 +96,7 @@ def permutations(num_perm: int, seed: int) -> bytes:
     """datasketch's affine32 permutations (a, b) for NUM_PERM and SEED, as uint32 bytes.
     Drawn where datasketch is loaded anyway (the crawl process, the commands) and handed to
     the signers that need them: a cleaning worker gets them with its derivations and so never
-    imports datasketch, which with scipy doubled a worker's start-up."""
+    imports datasketch, which with scipy takes about half a second of CPU to import."""
     from datasketch import MinHash
 
     drawn = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
