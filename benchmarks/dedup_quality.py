@@ -136,7 +136,8 @@ def margins(corpus: Path = CORPUS) -> None:
     print("shingle  lowest duplicate pair  highest non-duplicate pair")
     for k in (2, 3, 5):
         sets = {d: {" ".join(t[i : i + k]) for i in range(len(t) - k + 1)} for d, t in docs.items()}
-        same, other = [], []
+        same: list[tuple[float, str, str]] = []
+        other: list[tuple[float, str, str]] = []
         for a, b in itertools.combinations(sorted(sets), 2):
             jaccard = len(sets[a] & sets[b]) / len(sets[a] | sets[b])
             (same if truth[a] == truth[b] else other).append((jaccard, a, b))

@@ -19,6 +19,7 @@ import html
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 CORPUS = Path(__file__).resolve().parent.parent / "samples" / "news"
 VARIANTS = CORPUS / "variants"
@@ -36,7 +37,7 @@ WITH_VARIANTS = [
     "fr-crue",
 ]
 
-SITES = {
+SITES: dict[str, dict[str, Any]] = {
     "en": {
         "site": "The Northern Courier",
         "nav": ["Home", "News", "Business", "Sport", "Culture", "Opinion"],

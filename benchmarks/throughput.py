@@ -53,20 +53,31 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "benchmarks" / "results"
-SAMPLES = [*sorted((ROOT / "samples" / "news").glob("*.txt")),
-           *sorted((ROOT / "samples" / "stories").glob("*.txt"))]  # fmt: skip
+SAMPLES = [
+    *sorted((ROOT / "samples" / "news").glob("*.txt")),
+    *sorted((ROOT / "samples" / "stories").glob("*.txt")),
+]
 TEMPLATES = [
     # (site name, header, aside, footer)
-    ("The Valley Courier", "<nav><a href='/'>Home</a> <a href='/news/'>News</a> <a href='/sport/'>Sport</a></nav>",
-     "<aside><h2>Most read</h2><ul><li><a href='/a'>Council budget</a></li><li><a href='/b'>Weather</a></li></ul></aside>",
-     "<footer>© The Valley Courier. All rights reserved. <a href='/privacy'>Privacy</a></footer>"),
-    ("Le Petit Riverain", "<header><div class='logo'>Le Petit Riverain</div><ul class='menu'><li>Accueil</li><li>Régions</li></ul></header>",
-     "<div class='related'><h3>Articles connexes</h3><p><a href='/x'>Le marché rouvre</a></p></div>",
-     "<div id='footer'>Tous droits réservés. <a href='/cgu'>CGU</a></div><script>var t=1;</script>"),
-    ("Northern Wire", "<div class='top'><span>Northern Wire</span><form><input name='q'></form></div>",
-     "<section class='comments'><h2>Leave a comment</h2><textarea></textarea></section>",
-     "<footer><p>Northern Wire Ltd, registered in England.</p><p>Subscribe to our newsletter</p></footer>"),
-]  # fmt: skip
+    (
+        "The Valley Courier",
+        "<nav><a href='/'>Home</a> <a href='/news/'>News</a> <a href='/sport/'>Sport</a></nav>",
+        "<aside><h2>Most read</h2><ul><li><a href='/a'>Council budget</a></li><li><a href='/b'>Weather</a></li></ul></aside>",
+        "<footer>© The Valley Courier. All rights reserved. <a href='/privacy'>Privacy</a></footer>",
+    ),
+    (
+        "Le Petit Riverain",
+        "<header><div class='logo'>Le Petit Riverain</div><ul class='menu'><li>Accueil</li><li>Régions</li></ul></header>",
+        "<div class='related'><h3>Articles connexes</h3><p><a href='/x'>Le marché rouvre</a></p></div>",
+        "<div id='footer'>Tous droits réservés. <a href='/cgu'>CGU</a></div><script>var t=1;</script>",
+    ),
+    (
+        "Northern Wire",
+        "<div class='top'><span>Northern Wire</span><form><input name='q'></form></div>",
+        "<section class='comments'><h2>Leave a comment</h2><textarea></textarea></section>",
+        "<footer><p>Northern Wire Ltd, registered in England.</p><p>Subscribe to our newsletter</p></footer>",
+    ),
+]
 
 
 def vocabulary() -> list[str]:
@@ -89,8 +100,10 @@ def boilerplate(rng: random.Random, words: list[str], links: int) -> str:
 
 def sentence(rng: random.Random, topic: list[str], common: list[str], facts: list[str]) -> str:
     """A sentence of an article: its topic words among common ones, and a name or figure."""
-    words = [rng.choice(topic) if rng.random() < 0.35 else rng.choice(common)
-             for _ in range(rng.randint(8, 24))]  # fmt: skip
+    words = [
+        rng.choice(topic) if rng.random() < 0.35 else rng.choice(common)
+        for _ in range(rng.randint(8, 24))
+    ]
     words[rng.randrange(len(words))] = rng.choice(facts)
     return " ".join(words).capitalize() + "."
 
@@ -116,8 +129,10 @@ def make_pages(
             paragraphs[rng.randrange(len(paragraphs))] += " Updated with new details."
         else:
             topic = rng.sample(rare, 25)
-            names = [f"{rng.choice(rare).capitalize()}{rng.choice(['son', 'ville', 'berg', 'ez'])}"
-                     for _ in range(4)]  # fmt: skip
+            names = [
+                f"{rng.choice(rare).capitalize()}{rng.choice(['son', 'ville', 'berg', 'ez'])}"
+                for _ in range(4)
+            ]
             figures = [str(rng.randrange(10, 100_000)) for _ in range(4)]
 
             target = rng.randint(100, 300) if small else rng.randint(150, 1200)
@@ -176,14 +191,27 @@ def bare_extraction(folder: Path, names: list[str]) -> dict[str, float]:
         1 for html in documents if trafilatura.bare_extraction(html, with_metadata=True)
     )
     wall = time.perf_counter() - started
-    return {"pages": len(names), "extracted": extracted, "seconds": wall,
-            "pages_per_s": len(names) / wall, "cpu_seconds": time.process_time() - cpu}  # fmt: skip
+    return {
+        "pages": len(names),
+        "extracted": extracted,
+        "seconds": wall,
+        "pages_per_s": len(names) / wall,
+        "cpu_seconds": time.process_time() - cpu,
+    }
 
 
 def measured(args: list[str], database: Path, *settings: str) -> dict[str, Any]:
     """`scrapy` with its CPU time (wait4) and its peak resident memory (sampled)."""
-    command = [sys.executable, "-m", "scrapy", *args, "-s", f"NEWS_DATABASE_URL=sqlite:///{database}",
-               "-s", "LOG_LEVEL=INFO"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        *args,
+        "-s",
+        f"NEWS_DATABASE_URL=sqlite:///{database}",
+        "-s",
+        "LOG_LEVEL=INFO",
+    ]
     for setting in settings:
         command += ["-s", setting]
     log = database.with_suffix(".log")
@@ -230,8 +258,11 @@ def watch_peaks(pid: int, peaks: dict[str, float], done: threading.Event) -> Non
 def stage_shares(run: dict[str, Any]) -> dict[str, float]:
     """Each stage's share of the process's CPU; the rest is Scrapy (download, scheduling)."""
     total = run["cpu_seconds"]
-    shares = {name.split("/")[-1]: seconds / total for name, seconds in run["stats"].items()
-              if name.startswith("news/cpu/")}  # fmt: skip
+    shares = {
+        name.split("/")[-1]: seconds / total
+        for name, seconds in run["stats"].items()
+        if name.startswith("news/cpu/")
+    }
     shares["scrapy_and_startup"] = max(0.0, 1 - sum(shares.values()))
     return shares
 
@@ -247,10 +278,12 @@ def index_bytes_per_article(database: Path) -> dict[str, float]:
             "SELECT COUNT(*) FROM articles WHERE duplicate_of IS NULL"
         ).fetchall()
         rows = dict(conn.execute("SELECT lsh, COUNT(*) FROM lsh_buckets GROUP BY lsh").fetchall())
-    return {"index_disk_bytes_per_article": table_bytes / max(canonical, 1),
-            "dedup_bands_per_article": rows.get(1, 0) / max(canonical, 1),
-            "story_bands_per_article": rows.get(2, 0) / max(canonical, 1),
-            "indexed_articles": canonical}  # fmt: skip
+    return {
+        "index_disk_bytes_per_article": table_bytes / max(canonical, 1),
+        "dedup_bands_per_article": rows.get(1, 0) / max(canonical, 1),
+        "story_bands_per_article": rows.get(2, 0) / max(canonical, 1),
+        "indexed_articles": canonical,
+    }
 
 
 def crawl_mode(pages: int, near_share: float) -> dict[str, Any]:
@@ -262,16 +295,32 @@ def crawl_mode(pages: int, near_share: float) -> dict[str, Any]:
         base = f"http://127.0.0.1:{port}"
         write_sitemap(site, names, base)
         server = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(site),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             time.sleep(1)
             print(f"bare extraction of {pages} pages …", flush=True)
             results["bare"] = bare_extraction(site, names)
-            fast = ("AUTOTHROTTLE_ENABLED=False", "DOWNLOAD_DELAY=0", "ROBOTSTXT_OBEY=False",
-                    "NEWS_ALLOW_PRIVATE_ADDRESSES=True", "CONCURRENT_REQUESTS=32",
-                    "CONCURRENT_REQUESTS_PER_DOMAIN=32", "NEWS_PROGRESS_INTERVAL=0")  # fmt: skip
+            fast = (
+                "AUTOTHROTTLE_ENABLED=False",
+                "DOWNLOAD_DELAY=0",
+                "ROBOTSTXT_OBEY=False",
+                "NEWS_ALLOW_PRIVATE_ADDRESSES=True",
+                "CONCURRENT_REQUESTS=32",
+                "CONCURRENT_REQUESTS_PER_DOMAIN=32",
+                "NEWS_PROGRESS_INTERVAL=0",
+            )
             print("scrapy crawl news …", flush=True)
             web = measured(
                 ["crawl", "news", "-a", f"sitemap={base}/sitemap.xml"], Path(tmp) / "web.db", *fast
@@ -336,7 +385,7 @@ def load_synthetic(database: Path, count: int) -> float:
     as the two band layouts have bands."""
     import numpy as np
 
-    from pipelines.dedup import lsh_layout
+    from pipelines.lsh import lsh_layout
     from pipelines.stories import ROWS_PER_BAND
 
     dedup_bands = lsh_layout(0.45, 128)[0]  # the defaults
@@ -353,9 +402,17 @@ def load_synthetic(database: Path, count: int) -> float:
             conn.executemany(
                 "INSERT INTO articles (id, url, text, fetched_at, content_hash, signature, "
                 "story_id, story_signature) VALUES (?, ?, '', '2026-10-01 00:00:00', ?, ?, 1, ?)",
-                ((offset + i + 2, f"synthetic:{offset + i}", f"{offset + i:032x}",
-                  signatures[i].tobytes(), stories[i].tobytes()) for i in range(chunk)),
-            )  # fmt: skip
+                (
+                    (
+                        offset + i + 2,
+                        f"synthetic:{offset + i}",
+                        f"{offset + i:032x}",
+                        signatures[i].tobytes(),
+                        stories[i].tobytes(),
+                    )
+                    for i in range(chunk)
+                ),
+            )
         ids = np.arange(2, count + 2, dtype=np.int64)
         step = 1_000_000
         for lsh, bands in ((1, dedup_bands), (2, story_bands)):
@@ -368,9 +425,13 @@ def load_synthetic(database: Path, count: int) -> float:
             for start in range(0, len(keys), step):
                 conn.executemany(
                     "INSERT OR IGNORE INTO lsh_buckets (lsh, band_key, article_id) VALUES (?, ?, ?)",
-                    zip([lsh] * len(keys[start : start + step]), keys[start : start + step].tolist(),
-                        members[start : start + step].tolist(), strict=True),
-                )  # fmt: skip
+                    zip(
+                        [lsh] * len(keys[start : start + step]),
+                        keys[start : start + step].tolist(),
+                        members[start : start + step].tolist(),
+                        strict=True,
+                    ),
+                )
             del keys, members, order
     return time.perf_counter() - started
 
@@ -397,8 +458,11 @@ def million_mode(count: int, pages: int = 2000) -> dict[str, Any]:
         print(f"{pages} pages against the big store …", flush=True)
         run = measured(["crawl", "files", "-a", f"path={site}"], database)
         run["cpu_share"] = stage_shares(run)
-        per_article = {name.split("/")[-1]: seconds / pages for name, seconds in run["stats"].items()
-                       if name.startswith("news/cpu/")}  # fmt: skip
+        per_article = {
+            name.split("/")[-1]: seconds / pages
+            for name, seconds in run["stats"].items()
+            if name.startswith("news/cpu/")
+        }
         run["cpu_s_per_article"] = per_article
         # The article's CPU: the crawl's, less what an empty crawl of the store costs.
         article_cpu = (run["cpu_seconds"] - startup["cpu_seconds"]) / pages
@@ -444,8 +508,19 @@ def flat_mode(count: int) -> dict[str, Any]:
         print(f"writing {count} pages …", flush=True)
         make_pages(site, count, 0.1, small=True)
         database = Path(tmp) / "flat.db"
-        command = [sys.executable, "-m", "scrapy", "crawl", "files", "-a", f"path={site}",
-                   "-s", f"NEWS_DATABASE_URL=sqlite:///{database}", "-s", "LOG_LEVEL=INFO"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "files",
+            "-a",
+            f"path={site}",
+            "-s",
+            f"NEWS_DATABASE_URL=sqlite:///{database}",
+            "-s",
+            "LOG_LEVEL=INFO",
+        ]
         print(f"scrapy crawl files of {count} pages, sampling memory …", flush=True)
         samples: list[dict[str, float]] = []
         started = time.perf_counter()
@@ -461,9 +536,15 @@ def flat_mode(count: int) -> dict[str, Any]:
                 except sqlite3.Error:
                     stored = 0
                 if main_mb:
-                    samples.append({"seconds": time.perf_counter() - started, "stored": stored,
-                                    "crawl_mb": main_mb, "crawl_anon_mb": anon_mb,
-                                    "workers_mb": workers_mb})  # fmt: skip
+                    samples.append(
+                        {
+                            "seconds": time.perf_counter() - started,
+                            "stored": stored,
+                            "crawl_mb": main_mb,
+                            "crawl_anon_mb": anon_mb,
+                            "workers_mb": workers_mb,
+                        }
+                    )
         results["returncode"] = proc.returncode
         results["seconds"] = time.perf_counter() - started
         with sqlite3.connect(database) as conn:
@@ -489,8 +570,12 @@ def flat_mode(count: int) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    return {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "system": platform.platform()}  # fmt: skip
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "system": platform.platform(),
+    }
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from sqlalchemy.engine import make_url
 
-from db import Store, StoreError
+from db.base import StoreError
+from db.store import Store
 
 
 class StoreCommand(ScrapyCommand):

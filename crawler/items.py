@@ -1,46 +1,76 @@
-"""The item that travels spider → cleaning → dedup → stories → storage."""
+"""The item that travels spider → cleaning → dedup → stories → storage, and the typed results
+the cleaning stage makes of each text for the stages after it. No Scrapy here: the cleaning
+workers import this module."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from typing import Literal, Protocol
+
+from db.records import ArticleRecord
 
 
-@dataclass
-class ArticleItem:
-    """One document; each stage fills in its own fields.
+@dataclass(frozen=True)
+class Fingerprint:
+    """What dedup needs of a text: the hash of its normalized form, its MinHash signature
+    (b"" when it has no word to shingle) and the signature's band keys."""
+
+    content_hash: str
+    signature: bytes
+    bands: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class StoryPrint:
+    """What story grouping needs of an article: its story signature (b"" when it has no
+    story feature) and the signature's band keys."""
+
+    signature: bytes
+    bands: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What the cleaning stage made of the cleaned text for later stages, one field per
+    stage that registered a :class:`Derivation` (None for a stage that did not)."""
+
+    dedup: Fingerprint | None = None
+    stories: StoryPrint | None = None
+
+
+class Derivation(Hashable, Protocol):
+    """Work a later stage does on the cleaned title and text alone (signatures, hashes),
+    registered with the crawl's store (crawler.store.CrawlStore.derive) and done where the
+    text is cleaned: in a worker when there are several, so that the crawl process, which
+    every article passes through in turn, keeps only the work that needs the store. A frozen
+    dataclass of plain parameters: it is sent to each worker once, as the worker starts."""
+
+    @property
+    def stage(self) -> Literal["dedup", "stories"]:
+        """The field of :class:`Derived` it fills, and whose CPU time (``news/cpu/<stage>``)
+        it takes."""
+        ...
+
+    def make(self) -> Callable[[str | None, str], Fingerprint | StoryPrint]:
+        """The function of (title, text), made once per process (it may keep caches)."""
+        ...
+
+
+@dataclass(kw_only=True)
+class ArticleItem(ArticleRecord):
+    """One document; each stage fills in its own fields (those it stores are ArticleRecord's).
 
     Spider: url, source, kind, raw, fetched_at (and metadata it already knows).
-    Cleaning: title, text, author, site_name, published_at, language, and ``derived``: what
-    later stages asked it to compute from the cleaned text (see CleaningPipeline.derive).
-    Dedup: content_hash, signature, duplicate_of, similarity, story_id, dedup.
-    Stories: story_id (of a canonical article), story_signature, story_similarity.
-    Storage: id.
+    Cleaning: title, text, author, site_name, published_at, language, and ``derived``.
+    Dedup: content_hash, signature, duplicate_of, similarity, story_id, dedup, dedup_bands.
+    Stories: story_id (of a canonical article), story_signature, story_similarity,
+    story_bands. Storage: id.
     """
 
-    url: str
     kind: Literal["html", "text"]
     raw: str
-    fetched_at: datetime
-    source: str | None = None
-    title: str | None = None
-    text: str = ""
-    author: str | None = None
-    site_name: str | None = None
-    published_at: datetime | None = None
-    language: str | None = None
-    derived: dict[str, Any] = field(default_factory=dict)
-    content_hash: str = ""
-    signature: bytes = b""
-    duplicate_of: int | None = None
-    similarity: float | None = None
-    story_id: int | None = None
+    derived: Derived = field(default_factory=Derived)
     # "new", "exact" or "near": how dedup classified the item.
     dedup: str = ""
-    story_signature: bytes | None = None
-    story_similarity: float | None = None
-    # LSH band keys of a canonical article's signatures, indexed with it by storage.
-    dedup_bands: tuple[int, ...] = ()
-    story_bands: tuple[int, ...] = ()
     id: int | None = None

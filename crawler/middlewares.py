@@ -13,9 +13,10 @@ from urllib.parse import urljoin, urlsplit
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from w3lib.url import safe_url_string
 
+from crawler.store import CrawlStore, store_closing
 from crawler.urls import in_domains, stored_url
-from db.store import Store, utcnow
-from pipelines.storage import StoragePipeline, store_closing
+from db.records import utcnow
+from db.store import Store
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -32,13 +33,6 @@ PREVIOUS_FETCH_META = "news_previous_fetch"
 
 class Refused(IgnoreRequest):
     """A request refused by one of our middlewares, which has logged and counted why."""
-
-
-def stored_store(crawler: Crawler) -> Any:
-    """The store opened by the storage stage, or None."""
-
-    storage = crawler.get_item_pipeline(StoragePipeline)
-    return storage.store if storage is not None else None
 
 
 def is_public(address: str) -> bool:
@@ -150,18 +144,23 @@ class StoredArticleFilter:
     Stats: ``news/items/already_stored``.
     """
 
-    def __init__(self, crawler: Crawler, refresh: bool) -> None:
+    def __init__(self, crawler: Crawler, crawl_store: CrawlStore, refresh: bool) -> None:
         self.crawler = crawler
+        self.crawl_store = crawl_store
         self.refresh = refresh
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoredArticleFilter:
-        return cls(crawler, crawler.settings.getbool("NEWS_REFRESH"))
+        return cls(
+            crawler,
+            CrawlStore.of(crawler, "StoredArticleFilter"),
+            crawler.settings.getbool("NEWS_REFRESH"),
+        )
 
     def process_request(self, request: Request, spider: Any = None) -> None:
         if self.refresh or not request.meta.get(ARTICLE_META):
             return
-        store = stored_store(self.crawler)
+        store = self.crawl_store.store
         if store is not None and store.has_url(stored_url(request.url)):
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("news/items/already_stored")
@@ -179,19 +178,20 @@ class ConditionalListings:
     Stats: ``news/listings/unchanged``.
     """
 
-    def __init__(self, crawler: Crawler) -> None:
+    def __init__(self, crawler: Crawler, crawl_store: CrawlStore) -> None:
         self.crawler = crawler
+        self.crawl_store = crawl_store
         self.fetched: dict[str, tuple[str | None, str | None]] = {}
         crawler.signals.connect(self.store_closing, signal=store_closing)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalListings:
-        return cls(crawler)
+        return cls(crawler, CrawlStore.of(crawler, "ConditionalListings"))
 
     def process_request(self, request: Request, spider: Any = None) -> None:
         if not request.meta.get(LISTING_META) or PREVIOUS_FETCH_META in request.meta:
             return
-        store = stored_store(self.crawler)
+        store = self.crawl_store.store
         known = store.get_source(request.url) if store is not None else None
         request.meta[PREVIOUS_FETCH_META] = known.fetched_at if known is not None else None
         request.meta.setdefault("handle_httpstatus_list", []).append(304)
@@ -218,7 +218,7 @@ class ConditionalListings:
         return response
 
     def store_closing(self, store: Store, reason: str) -> None:
-        """Committed with the run's ledger row (see pipelines.storage.store_closing)."""
+        """Committed with the run's ledger row (see crawler.store.store_closing)."""
         if reason != "finished" or not self.fetched:
             return
         now = utcnow()

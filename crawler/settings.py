@@ -23,6 +23,8 @@ DOWNLOADER_MIDDLEWARES = {
 }
 
 EXTENSIONS = {
+    # The crawl's store: the stages and middlewares above are handed it.
+    "crawler.store.CrawlStore": 0,
     "crawler.extensions.ProgressLog": 500,
     "crawler.extensions.FrozenStartupHeap": 900,
     "crawler.extensions.CrawlProcessCpu": 910,
@@ -33,7 +35,7 @@ USER_AGENT = "newsdedup/0.1"
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 AUTOTHROTTLE_ENABLED = True
 FEED_EXPORT_ENCODING = "utf-8"
-# Limits for untrusted servers (see README, "Limits"). An article page is never near 16 MiB;
+# Limits for untrusted servers (see docs/limits.md). An article page is never near 16 MiB;
 # sitemaps and feeds get NEWS_LISTING_MAX_BYTES instead. The size limits hold after
 # decompression, which is what stops a gzip bomb. The timeout is for the whole download, so
 # a server that drips one byte a second is cut off too.
@@ -50,7 +52,7 @@ REMOTE_CONTROL_ENABLED = False
 # about 1 % of an article's CPU. A test asks the question of our callbacks once instead.
 WARN_ON_GENERATOR_RETURN_VALUE = False
 
-# --- newsdedup settings (each is documented in README.md; a test checks that) ---
+# --- newsdedup settings (each is documented in docs/settings.md; a test checks that) ---
 
 # Where articles are stored: any SQLAlchemy URL.
 NEWS_DATABASE_URL = "sqlite:///data/news.db"
@@ -71,11 +73,11 @@ NEWS_MIN_TEXT_CHARS = 200
 NEWS_WORKERS = 0
 # Extra headings that start a trailing boilerplate block, added to the built-in ones.
 NEWS_TRAILER_MARKERS: list[str] = []
-# MinHash near-duplicate detection; chosen on the labelled set (see README, "Dedup").
+# MinHash near-duplicate detection; chosen on the labelled set (see docs/dedup-and-stories.md).
 NEWS_MINHASH_PERM = 128
 NEWS_SHINGLE_SIZE = 3
 NEWS_DEDUP_THRESHOLD = 0.45
-# Same-story grouping over story features; chosen on samples/stories (see README, "Stories").
+# Same-story grouping over story features; chosen on samples/stories (see docs/dedup-and-stories.md).
 NEWS_STORY_PERM = 128
 NEWS_STORY_THRESHOLD = 0.22
 # Two articles can share a story only if their dates (published, else fetched) are this close.

@@ -9,9 +9,25 @@ from w3lib.url import canonicalize_url, url_query_cleaner
 
 # Query parameters that say where a reader came from, never which article it is.
 TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_hsenc",
-     "_hsmi", "ref", "ref_src", "cmpid", "xtor", "at_medium", "at_campaign"}
-)  # fmt: skip
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "yclid",
+        "_hsenc",
+        "_hsmi",
+        "ref",
+        "ref_src",
+        "cmpid",
+        "xtor",
+        "at_medium",
+        "at_campaign",
+    }
+)
 TRACKING_PREFIXES = ("utm_",)
 
 

@@ -1,28 +1,5 @@
-"""The newsdedup store: SQLAlchemy models, engine set-up, migrations and queries (no Scrapy)."""
+"""The newsdedup store, a plain library with no Scrapy: models and migrations (db.models,
+db.schema), the store's connection and its concerns (db.base, db.runs, db.lookups, db.writes,
+put together in db.store), and the records that go in and out (db.records).
 
-from db.engine import make_engine
-from db.models import Article, Base, CrawlRun, Meta, Story, StoryMerge
-from db.store import (
-    ArticleRecord,
-    CanonicalMatch,
-    Store,
-    StoreBusy,
-    StoreError,
-    StoryMatch,
-)
-
-__all__ = [
-    "Article",
-    "ArticleRecord",
-    "Base",
-    "CanonicalMatch",
-    "CrawlRun",
-    "Meta",
-    "Store",
-    "StoreBusy",
-    "StoreError",
-    "Story",
-    "StoryMatch",
-    "StoryMerge",
-    "make_engine",
-]
+Nothing is imported here, so that a cleaning worker reading db.records loads no SQLAlchemy."""

@@ -12,16 +12,39 @@ from sqlalchemy import text
 
 from db.store import Store
 
-# The documented columns, in order (README, "Schema"). Signatures are not exported.
+# The documented columns, in order (docs/schema.md). Signatures are not exported.
 DEDUP_COLUMNS = (
-    "id", "url", "source", "title", "author", "site_name", "text", "published_at",
-    "language", "fetched_at", "story_id", "run_id", "duplicate_count",
-)  # fmt: skip
-ALL_COLUMNS = (
-    "id", "url", "source", "title", "author", "site_name", "text", "published_at",
-    "language", "fetched_at", "content_hash", "duplicate_of", "similarity", "story_id",
+    "id",
+    "url",
+    "source",
+    "title",
+    "author",
+    "site_name",
+    "text",
+    "published_at",
+    "language",
+    "fetched_at",
+    "story_id",
     "run_id",
-)  # fmt: skip
+    "duplicate_count",
+)
+ALL_COLUMNS = (
+    "id",
+    "url",
+    "source",
+    "title",
+    "author",
+    "site_name",
+    "text",
+    "published_at",
+    "language",
+    "fetched_at",
+    "content_hash",
+    "duplicate_of",
+    "similarity",
+    "story_id",
+    "run_id",
+)
 FORMATS = ("jsonl", "csv")
 
 

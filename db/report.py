@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from db.store import Store, articles, crawl_runs
+from db.base import articles, crawl_runs
+from db.store import Store
 
 FIELDS = ("title", "published_at", "author", "language")
 # A source is flagged when, in its last run, a fill rate falls below half of its earlier

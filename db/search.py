@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from db.store import Store, StoreError
+from db.base import StoreError
+from db.store import Store
 
 
 class QueryError(ValueError):

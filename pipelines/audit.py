@@ -9,30 +9,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-from datasketch import LeanMinHash, MinHashLSH
-
-from db import Store
-from db.store import DEDUP_LSH, STORY_LSH
-from pipelines.dedup import LSH_WEIGHTS, stored_layout
-from pipelines.signatures import (
-    SCHEME,
-    SIGNATURE_DTYPE,
-    Signer,
-    StorySigner,
-    band_keys,
-    estimated_jaccard,
-)
+from db.base import DEDUP_LSH, STORY_LSH
+from db.store import Store
+from pipelines.lsh import BandIndex, best_match, lsh_layout, stored_layout
+from pipelines.signatures import Signer, StorySigner, band_keys, estimated_jaccard
 from pipelines.textnorm import normalize_text, words
-
-
-def lean_minhash(signer: Signer, signature: bytes) -> LeanMinHash:
-    """A stored signature as datasketch's MinHash, for its in-memory LSH index."""
-    return LeanMinHash(
-        seed=signer.params.seed,
-        hashvalues=np.frombuffer(signature, dtype=SIGNATURE_DTYPE),
-        scheme=SCHEME,
-    )
 
 
 @dataclass(frozen=True)
@@ -92,32 +73,30 @@ def load(store: Store) -> Audit:
 
 
 def replay(audit: Audit, signer: Signer, threshold: float) -> dict[int, Decision]:
-    """Every article's decision at THRESHOLD, made as the dedup stage makes it: in id order,
-    exact copies of a canonical first, then the most similar earlier canonical at or above
-    the threshold (ties to the oldest)."""
-    lsh = MinHashLSH(threshold=threshold, num_perm=signer.params.num_perm, weights=LSH_WEIGHTS)
+    """Every article's decision at THRESHOLD, made as the dedup stage makes it, with its band
+    layout, band keys and best match (pipelines.lsh): in id order, exact copies of a
+    canonical first, then the most similar earlier canonical at or above the threshold
+    (ties to the oldest)."""
+    index = BandIndex(lsh_layout(threshold, signer.params.num_perm))
     canonical_hashes: dict[str, int] = {}
-    signatures: dict[int, bytes] = {}
+    canonical: dict[int, Row] = {}
     decisions: dict[int, Decision] = {}
     for row in audit.rows.values():
         decision = Decision(None, None)
+        keys = index.keys(row.signature) if row.signature else ()
         if row.content_hash in canonical_hashes:
             decision = Decision(canonical_hashes[row.content_hash], 1.0)
-        elif row.signature:
-            minhash = lean_minhash(signer, row.signature)
-            best: tuple[float, int] | None = None
-            for candidate in sorted(int(key) for key in lsh.query(minhash)):
-                similarity = estimated_jaccard(row.signature, signatures[candidate])
-                if similarity >= threshold and (best is None or similarity > best[0]):
-                    best = (similarity, candidate)
+        elif keys:
+            found = (canonical[article] for article in index.query(keys))
+            best = best_match(row.signature, found, threshold)
             if best is not None:
-                decision = Decision(best[1], best[0])
+                decision = Decision(best[0].id, best[1])
         decisions[row.id] = decision
         if decision.duplicate_of is None:
             canonical_hashes.setdefault(row.content_hash, row.id)
-            if row.signature:
-                signatures[row.id] = row.signature
-                lsh.insert(str(row.id), lean_minhash(signer, row.signature))
+            if keys:
+                canonical[row.id] = row
+                index.add(row.id, keys)
     return decisions
 
 
@@ -145,21 +124,19 @@ def nearest_pairs(
         ),
         key=lambda pair: (pair[0], pair[1].id),
     )[:count]
-    # Canonical pairs below the threshold, found with an index at half of it.
-    lsh = MinHashLSH(
-        threshold=max(threshold / 2, 0.05), num_perm=signer.params.num_perm, weights=LSH_WEIGHTS
-    )
+    # Canonical pairs below the threshold, found with an index laid out for half of it.
+    index = BandIndex(lsh_layout(max(threshold / 2, 0.05), signer.params.num_perm))
     below: list[tuple[float, Row, Row, bool]] = []
     for row in audit.rows.values():
         if row.duplicate_of is not None or not row.signature:
             continue
-        minhash = lean_minhash(signer, row.signature)
-        for key in lsh.query(minhash):
-            other = audit.rows[int(key)]
+        keys = index.keys(row.signature)
+        for article in sorted(index.query(keys)):
+            other = audit.rows[article]
             similarity = estimated_jaccard(row.signature, other.signature)
             if similarity < threshold:
                 below.append((similarity, row, other, False))
-        lsh.insert(str(row.id), minhash)
+        index.add(row.id, keys)
     below.sort(key=lambda pair: (-pair[0], pair[1].id))
     return above + below[:count]
 

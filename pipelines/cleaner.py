@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import py3langid
 import trafilatura
 
+from crawler.items import Derivation, Derived
 from pipelines.boilerplate import TrailerCutter
 from pipelines.textnorm import normalize_text, strip_controls
 
@@ -35,23 +36,6 @@ class Cleaned:
     language: str | None = None
 
 
-class Derivation(Hashable, Protocol):
-    """Work a later stage does on the cleaned title and text alone (signatures, hashes),
-    registered with :meth:`CleaningPipeline.derive` and done where the text was cleaned: in
-    a worker when there are several, so that the crawl process, which every article passes
-    through in turn, keeps only the work that needs the store. A frozen dataclass of plain
-    parameters: it is sent to each worker once, as the worker starts."""
-
-    @property
-    def stage(self) -> str:
-        """The stage whose result it is and whose CPU time (``news/cpu/<stage>``) it takes."""
-        ...
-
-    def make(self) -> Callable[[str | None, str], Any]:
-        """The function of (title, text), made once per process (it may keep caches)."""
-        ...
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What cleaning one document gave: the article, or why there is none (``failure``),
@@ -60,7 +44,7 @@ class Outcome:
     cleaned: Cleaned | None
     failure: str | None
     cpu_seconds: float
-    derived: dict[str, Any] = field(default_factory=dict)
+    derived: Derived = field(default_factory=Derived)
     derived_cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -118,7 +102,8 @@ class Cleaner:
         if cleaned is not None and cleaned.text:
             cleaned = replace(cleaned, language=detect_language(cleaned.text))
         cpu_seconds = time.thread_time() - started
-        derived, derived_cpu = {}, {}
+        derived: dict[str, Any] = {}
+        derived_cpu: dict[str, float] = {}
         if cleaned is not None and cleaned.text:
             for derivation in derivations:
                 started = time.thread_time()
@@ -127,7 +112,7 @@ class Cleaner:
                     derive = self._derivers[derivation] = derivation.make()
                 derived[derivation.stage] = derive(cleaned.title, cleaned.text)
                 derived_cpu[derivation.stage] = time.thread_time() - started
-        return Outcome(cleaned, failure, cpu_seconds, derived, derived_cpu)
+        return Outcome(cleaned, failure, cpu_seconds, Derived(**derived), derived_cpu)
 
     def clean_text(self, raw: str) -> Cleaned | None:
         lines = [line.strip() for line in strip_controls(raw).splitlines()]

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DropItem, NotConfigured
 
-from crawler.items import ArticleItem
-from pipelines.cleaner import Cleaner, Derivation, Outcome, clean_in_worker, start_worker
+from crawler.items import ArticleItem, Derivation
+from crawler.store import CrawlStore
+from pipelines.cleaner import Cleaner, Outcome, clean_in_worker, start_worker
 from pipelines.workerpool import WorkerPool
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ class CleaningPipeline:
     Settings: ``NEWS_MIN_TEXT_CHARS`` (shorter cleaned text is dropped),
     ``NEWS_TRAILER_MARKERS`` (extra headings that start a trailer to cut), ``NEWS_WORKERS``
     (processes that extract in parallel; 1 cleans in the crawl process). With workers, the
-    items still leave this stage in the order they came.
+    items still leave this stage in the order they came. The later stages' derivations
+    (crawler.items.Derivation) come from the crawl's store, where they registered them.
     Stats: ``news/dropped/<reason>``, ``news/cpu/cleaning``.
     """
 
@@ -37,15 +39,18 @@ class CleaningPipeline:
         min_text_chars: int,
         extra_markers: list[str],
         workers: int = 1,
+        crawl_store: CrawlStore | None = None,
         stats: StatsCollector | None = None,
     ) -> None:
         self.min_text_chars = min_text_chars
         self.extra_markers = extra_markers
         self.cleaner = Cleaner(extra_markers)
         self.workers = workers
+        self.crawl_store = crawl_store
         self.stats = stats
         self.pool: WorkerPool | None = None
-        self.derivations: tuple[Derivation, ...] = ()
+        # Fixed with the first document (see CrawlStore.derive).
+        self.derivations: tuple[Derivation, ...] | None = None
         # Done when the item before the newest one has left this stage: items leave in the
         # order they came, so dedup sees them as they were read, with or without a pool.
         self._previous: asyncio.Future[None] | None = None
@@ -63,29 +68,20 @@ class CleaningPipeline:
             min_text_chars=min_chars,
             extra_markers=settings.getlist("NEWS_TRAILER_MARKERS"),
             workers=workers,
+            crawl_store=CrawlStore.of(crawler, "CleaningPipeline"),
             stats=crawler.stats,
         )
 
-    def start_pool(self) -> WorkerPool:
-        # The derivations go to each worker once, with its start: later stages register
-        # them in their open_spider, before the first document.
+    def start_pool(self, derivations: tuple[Derivation, ...]) -> WorkerPool:
         pool = WorkerPool(
             self.workers,
             start_worker,
             clean_in_worker,
-            (self.extra_markers, self.derivations),
+            (self.extra_markers, derivations),
             on_second_death=lambda _args: Outcome(None, "a cleaning worker died on it twice", 0.0),
         )
         logger.info("Started %d cleaning workers", self.workers)
         return pool
-
-    def derive(self, derivation: Derivation) -> None:
-        """Have DERIVATION done on every article this stage cleans from now on; its result
-        reaches the item as ``item.derived[derivation.stage]``. Later stages call this from
-        their ``open_spider``, before any item is cleaned: the workers get them as they start."""
-        if self.pool is not None:
-            raise RuntimeError("derivations must be registered before the first document")
-        self.derivations = (*self.derivations, derivation)
 
     def close_spider(self) -> None:
         if self.pool is not None:
@@ -106,12 +102,16 @@ class CleaningPipeline:
 
     async def clean(self, item: ArticleItem) -> Outcome:
         raw, item.raw = item.raw, ""  # the raw document is not needed past this stage
+        if self.derivations is None:
+            # The later stages registered theirs in open_spider; they go to each worker once.
+            sealed = self.crawl_store.sealed_derivations() if self.crawl_store else ()
+            self.derivations = sealed
         if self.workers == 1:
             return self.cleaner.clean(item.kind, raw, item.url, self.derivations)
         if self.pool is None:
             # Started with the first document, not with the crawl: a run with nothing new to
             # read (a cron job over an unchanged folder or site) starts no worker at all.
-            self.pool = self.start_pool()
+            self.pool = self.start_pool(self.derivations)
         # A worker that dies takes only the document it held; the pool tries that once more
         # in a new worker, so only a document that kills a worker twice is lost.
         outcome: Outcome = await self.pool.submit(item.kind, raw, item.url)

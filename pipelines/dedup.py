@@ -6,101 +6,46 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from datasketch import MinHashLSH
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
-from db import CanonicalMatch, Store
-from db.store import DEDUP_LSH
+from crawler.store import CrawlStore
+from db.base import DEDUP_LSH
+from db.records import CanonicalMatch
+from db.store import Store
 from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
+from pipelines.lsh import best_match, build_index, lsh_layout
 from pipelines.signatures import (
     SHINGLE_HASH,
-    Fingerprint,
     Layout,
     SignatureParams,
     TextFingerprint,
-    band_keys,
-    estimated_jaccard,
     permutations,
 )
-from pipelines.storage import open_stage
+from pipelines.storage import StoragePipeline
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
 
-# LSH candidates are verified against the estimated Jaccard, so a false positive costs one
-# look-up while a false negative loses a duplicate: lean the band layout toward recall.
-LSH_WEIGHTS = (0.3, 0.7)
 META_KEY = "minhash"
 # Set by `scrapy dupes --threshold X --apply`: the threshold the stored decisions follow.
 THRESHOLD_META = "dedup_threshold"
-
-
-def lsh_layout(threshold: float, num_perm: int) -> Layout:
-    """datasketch's band layout for this threshold, leaning toward recall (LSH_WEIGHTS)."""
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
-    return lsh.b, lsh.r
 
 
 def text_fingerprint(params: SignatureParams, layout: Layout) -> TextFingerprint:
     return TextFingerprint(params, layout, permutations(params.num_perm, params.seed))
 
 
-def build_index(
-    store: Store, lsh: int, layout: Layout, signatures: Iterable[tuple[int, bytes]]
-) -> int | None:
-    """Fill one LSH index of the store from SIGNATURES, unless it is already built with this
-    layout: a new store, a store from before the index, or a changed threshold. Returns the
-    articles indexed, or None when there was nothing to do."""
-    key, wanted = f"lsh_layout_{lsh}", f"{layout[0]}x{layout[1]}"
-    if store.get_meta(key) == wanted:
-        return None
-    store.clear_index(lsh)
-    count = 0
-    for article_id, signature in signatures:
-        if signature:
-            store.add_buckets(lsh, article_id, band_keys(signature, layout))
-            count += 1
-            if count % 10_000 == 0:
-                store.commit()
-    store.set_meta(key, wanted)
-    store.commit()
-    return count
-
-
-def stored_layout(store: Store, lsh: int) -> Layout | None:
-    """The band layout an index of the store was built with, if it was built."""
-    value = store.get_meta(f"lsh_layout_{lsh}")
-    if value is None:
-        return None
-    bands, rows = value.split("x")
-    return int(bands), int(rows)
-
-
-def best_match(
-    signature: bytes, found: Iterable[CanonicalMatch], threshold: float
-) -> tuple[CanonicalMatch, float] | None:
-    """The most similar canonical at or above the threshold; ties go to the oldest."""
-    best: tuple[CanonicalMatch, float] | None = None
-    for match in sorted(found, key=lambda m: m.id):
-        similarity = estimated_jaccard(signature, match.signature)
-        if similarity >= threshold and (best is None or similarity > best[1]):
-            best = (match, similarity)
-    return best
-
-
 class DedupPipeline:
     """Marks each item new, exact duplicate or near duplicate of a stored canonical article.
 
     Settings: ``NEWS_MINHASH_PERM``, ``NEWS_SHINGLE_SIZE``, ``NEWS_DEDUP_THRESHOLD``.
-    Reads the store opened by :class:`pipelines.storage.StoragePipeline`, on its connection,
-    so rows of the batch not yet committed count too.
+    Reads the crawl's store on the connection storage writes through, so rows of the batch
+    not yet committed count too.
     Stats: ``news/items/already_stored``.
     """
 
@@ -109,12 +54,12 @@ class DedupPipeline:
         *,
         params: SignatureParams,
         threshold: float,
-        crawler: Crawler | None = None,
+        crawl_store: CrawlStore,
         stats: StatsCollector | None = None,
     ) -> None:
         self.params = params
         self.threshold = threshold
-        self.crawler = crawler
+        self.crawl_store = crawl_store
         self.stats = stats
         self.layout = lsh_layout(threshold, params.num_perm)
         self.fingerprint = text_fingerprint(params, self.layout)
@@ -137,24 +82,22 @@ class DedupPipeline:
                 num_perm=num_perm, shingle_size=shingle_size, shingle_hash=SHINGLE_HASH
             ),
             threshold=threshold,
-            crawler=crawler,
+            crawl_store=CrawlStore.of(crawler, "DedupPipeline"),
             stats=crawler.stats,
         )
 
     def open_spider(self) -> None:
-        assert self.crawler is not None
-        opened = open_stage(self.crawler, "DedupPipeline", CleaningPipeline)
-        if opened is None:
-            return
-        storage, cleaning, store = opened
+        store = self.crawl_store.open("DedupPipeline", (CleaningPipeline, StoragePipeline))
+        if store is None:
+            return  # the crawl's store logged why and is stopping the run
         try:
             self.attach(store)
         except NotConfigured as exc:
-            storage.abort(str(exc))
+            self.crawl_store.abort(str(exc))
             return
         # Signatures need only the text: they are made beside the extraction, in the
         # workers, and the crawl process keeps the look-ups in the store.
-        cleaning.derive(self.fingerprint)
+        self.crawl_store.derive(self.fingerprint)
 
     def attach(self, store: Store) -> None:
         """Check the store's signature parameters and load its canonical articles."""
@@ -211,7 +154,8 @@ class DedupPipeline:
                 self.stats.inc_value("news/dropped/store_unavailable")
             raise DropItem(f"store_unavailable: {item.url}: the store is not open")
         # Made by the cleaning stage (TextFingerprint), which drops an item without text.
-        fingerprint: Fingerprint = item.derived[self.fingerprint.stage]
+        fingerprint = item.derived.dedup
+        assert fingerprint is not None
         item.content_hash = fingerprint.content_hash
         # One statement for the URL, the exact text and the near-duplicate candidates; the
         # index lives in the store, so rows of the open batch count, and nothing in it can

@@ -9,9 +9,11 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
+from crawler.items import Fingerprint, StoryPrint
 from pipelines.storyfeatures import story_features
 from pipelines.textnorm import normalize_text, words
 
@@ -217,25 +219,15 @@ def band_keys(signature: bytes, layout: Layout) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class Fingerprint:
-    """What dedup needs of a text: the hash of its normalized form, its MinHash signature
-    (b"" when it has no word to shingle) and the signature's band keys."""
-
-    content_hash: str
-    signature: bytes
-    bands: tuple[int, ...]
-
-
-@dataclass(frozen=True)
 class TextFingerprint:
-    """Dedup's derivation (pipelines.cleaner.Derivation): the Fingerprint of a cleaned text
+    """Dedup's derivation (crawler.items.Derivation): the Fingerprint of a cleaned text
     under the store's signature parameters, permutations (DRAWN) and band layout, made where
     the text is cleaned."""
 
     params: SignatureParams
     layout: Layout
     drawn: bytes
-    stage: str = field(default="dedup", init=False)
+    stage: Literal["dedup"] = field(default="dedup", init=False)
 
     def make(self) -> Callable[[str | None, str], Fingerprint]:
         signer = Signer(self.params, self.drawn)
@@ -275,19 +267,19 @@ class StorySigner:
 
 @dataclass(frozen=True)
 class StoryFingerprint:
-    """The stories stage's derivation (pipelines.cleaner.Derivation): an article's story
+    """The stories stage's derivation (crawler.items.Derivation): an article's story
     signature and its band keys, made where the article is cleaned."""
 
     num_perm: int
     layout: Layout
     drawn: bytes
-    stage: str = field(default="stories", init=False)
+    stage: Literal["stories"] = field(default="stories", init=False)
 
-    def make(self) -> Callable[[str | None, str], tuple[bytes, tuple[int, ...]]]:
+    def make(self) -> Callable[[str | None, str], StoryPrint]:
         signer = StorySigner(self.num_perm, self.drawn)
 
-        def fingerprint(title: str | None, text: str) -> tuple[bytes, tuple[int, ...]]:
+        def fingerprint(title: str | None, text: str) -> StoryPrint:
             signature = signer.sign(title, text)
-            return signature, band_keys(signature, self.layout) if signature else ()
+            return StoryPrint(signature, band_keys(signature, self.layout) if signature else ())
 
         return fingerprint

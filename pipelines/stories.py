@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
-from db import Store, StoreError, StoryMatch
-from db.store import STORY_LSH
+from crawler.store import CrawlStore
+from db.base import STORY_LSH, StoreError
+from db.records import StoryMatch
+from db.store import Store
 from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
-from pipelines.dedup import build_index
+from pipelines.lsh import build_index
 from pipelines.signatures import (
     STORY_SEED,
     StoryFingerprint,
@@ -23,7 +25,7 @@ from pipelines.signatures import (
     estimated_jaccard,
     permutations,
 )
-from pipelines.storage import StoragePipeline, open_stage
+from pipelines.storage import StoragePipeline
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -56,17 +58,16 @@ class StoryPipeline:
         num_perm: int,
         threshold: float,
         window: timedelta,
-        crawler: Crawler | None = None,
+        crawl_store: CrawlStore,
         stats: StatsCollector | None = None,
     ) -> None:
         drawn = permutations(num_perm, STORY_SEED)
         self.signer = StorySigner(num_perm, drawn)
         self.threshold = threshold
         self.window = window
-        self.crawler = crawler
+        self.crawl_store = crawl_store
         self.stats = stats
         self.store: Store | None = None
-        self.storage: StoragePipeline | None = None
         self.layout = (num_perm // ROWS_PER_BAND, ROWS_PER_BAND)
         self.fingerprint = StoryFingerprint(num_perm, self.layout, drawn)
 
@@ -86,24 +87,21 @@ class StoryPipeline:
             num_perm=num_perm,
             threshold=threshold,
             window=timedelta(days=window),
-            crawler=crawler,
+            crawl_store=CrawlStore.of(crawler, "StoryPipeline"),
             stats=crawler.stats,
         )
 
     def open_spider(self) -> None:
-        assert self.crawler is not None
-        opened = open_stage(self.crawler, "StoryPipeline", CleaningPipeline)
-        if opened is None:
-            return
-        storage, cleaning, store = opened
-        self.storage = storage
+        store = self.crawl_store.open("StoryPipeline", (CleaningPipeline, StoragePipeline))
+        if store is None:
+            return  # the crawl's store logged why and is stopping the run
         try:
             self.attach(store)
         except (NotConfigured, StoreError) as exc:
-            storage.abort(str(exc))
+            self.crawl_store.abort(str(exc))
             return
         # Story features need only the cleaned article: they are made in the workers.
-        cleaning.derive(self.fingerprint)
+        self.crawl_store.derive(self.fingerprint)
 
     def attach(self, store: Store) -> None:
         stored = store.get_meta(META_KEY)
@@ -157,7 +155,9 @@ class StoryPipeline:
         if store is None or item.dedup != "new":
             return item  # a duplicate has its canonical's story; storage handles a closed store
         # Made by the cleaning stage (StoryFingerprint), which drops an item without text.
-        item.story_signature, keys = item.derived[self.fingerprint.stage]
+        story = item.derived.stories
+        assert story is not None
+        item.story_signature, keys = story.signature, story.bands
         if not item.story_signature:
             self.inc("new")
             return item
@@ -169,8 +169,12 @@ class StoryPipeline:
             absorbed = {story for story, _ in matches} - {survivor}
             if absorbed:
                 self.merge(store, item, survivor, absorbed, matches)
-                logger.info("Stories %s merged into story %d, bridged by %s",
-                            sorted(absorbed), survivor, item.url)  # fmt: skip
+                logger.info(
+                    "Stories %s merged into story %d, bridged by %s",
+                    sorted(absorbed),
+                    survivor,
+                    item.url,
+                )
                 self.inc("merged", len(absorbed))
             self.inc("joined")
         else:
@@ -193,13 +197,12 @@ class StoryPipeline:
                 reason=f"bridged by {item.url}: "
                 + ", ".join(f"story {s} at {sim:.3f}" for s, sim in matches),
                 similarity=item.story_similarity,
-                run_id=self.storage.run_id if self.storage else None,
+                run_id=self.crawl_store.run_id,
             )
         except StoreError as exc:
             # As a failed article write: the open batch is rolled back and the run stops.
-            if self.storage is not None:
-                self.storage.fail(exc)
-                self.storage.count_drop("store_error")
+            self.crawl_store.fail(exc)
+            self.inc_drop("store_error")
             raise DropItem(f"store_error: {item.url}: {exc}") from exc
 
     def matches(self, item: ArticleItem, found: list[StoryMatch]) -> list[tuple[int, float]]:
@@ -213,6 +216,10 @@ class StoryPipeline:
             if similarity >= self.threshold and abs(match.date - date) <= self.window:
                 best[match.story_id] = max(similarity, best.get(match.story_id, 0.0))
         return sorted(best.items())
+
+    def inc_drop(self, reason: str) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(f"news/dropped/{reason}")
 
     def inc(self, key: str, count: int = 1) -> None:
         if self.stats is not None:

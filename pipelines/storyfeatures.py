@@ -18,7 +18,7 @@ from collections import Counter
 
 from pipelines.textnorm import normalize_text
 
-# Weights (copies per feature) and sizes, chosen on samples/stories (README, "Stories").
+# Weights (copies per feature) and sizes, chosen on samples/stories (docs/dedup-and-stories.md).
 NAME_WEIGHT = 2
 NUMBER_WEIGHT = 3
 TERM_WEIGHT = 1

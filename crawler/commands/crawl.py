@@ -8,7 +8,7 @@ from typing import Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
-from pipelines.storage import counts_from_stats
+from crawler.store import counts_from_stats
 
 # Exit codes of `scrapy crawl` (2 is Scrapy's own for a usage error).
 EXIT_OK = 0

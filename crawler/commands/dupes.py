@@ -8,8 +8,10 @@ import argparse
 from scrapy.exceptions import UsageError
 
 from crawler.cli import StoreCommand
-from db import Store, StoreBusy, StoreError
-from db.store import RunCounts
+from db.base import StoreError
+from db.records import RunCounts
+from db.runs import StoreBusy
+from db.store import Store
 from pipelines import audit
 from pipelines.dedup import META_KEY, THRESHOLD_META
 from pipelines.signatures import SignatureParams, Signer, StorySigner
@@ -29,15 +31,30 @@ class Command(StoreCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("--limit", type=int, default=20, metavar="N",
-                            help="at most N groups and N stories, largest first")  # fmt: skip
-        parser.add_argument("--nearest", type=int, default=5, metavar="N",
-                            help="N pairs each side of the threshold, word diffs")  # fmt: skip
-        parser.add_argument("--threshold", type=float, metavar="X",
-                            help="replay the stored signatures at near-duplicate threshold X "
-                            "and show what would change")  # fmt: skip
-        parser.add_argument("--apply", action="store_true",
-                            help="with --threshold: make the changes (a ledger run)")  # fmt: skip
+        parser.add_argument(
+            "--limit",
+            type=int,
+            default=20,
+            metavar="N",
+            help="at most N groups and N stories, largest first",
+        )
+        parser.add_argument(
+            "--nearest",
+            type=int,
+            default=5,
+            metavar="N",
+            help="N pairs each side of the threshold, word diffs",
+        )
+        parser.add_argument(
+            "--threshold",
+            type=float,
+            metavar="X",
+            help="replay the stored signatures at near-duplicate threshold X "
+            "and show what would change",
+        )
+        parser.add_argument(
+            "--apply", action="store_true", help="with --threshold: make the changes (a ledger run)"
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:
@@ -92,9 +109,11 @@ class Command(StoreCommand):
     ) -> None:
         rows = found.rows
         duplicates = sum(len(members) for members in found.groups.values())
-        print(f"{len(rows)} articles, {len(found.groups)} near-duplicate groups holding "
-              f"{duplicates} duplicates, {len(found.stories)} stories of more than one "
-              f"group; near-duplicate threshold {threshold:.2f}")  # fmt: skip
+        print(
+            f"{len(rows)} articles, {len(found.groups)} near-duplicate groups holding "
+            f"{duplicates} duplicates, {len(found.stories)} stories of more than one "
+            f"group; near-duplicate threshold {threshold:.2f}"
+        )
         groups = sorted(found.groups.items(), key=lambda g: (-len(g[1]), g[0]))[: opts.limit]
         if groups:
             print("\nNear-duplicate groups (largest first)")
@@ -137,17 +156,23 @@ class Command(StoreCommand):
     def show_changes(
         self, found: audit.Audit, changed: list[audit.Change], current: float, threshold: float
     ) -> None:
-        print(f"Replaying {len(found.rows)} stored signatures at threshold {threshold:.2f} "
-              f"(now {current:.2f}): {len(changed)} decision"
-              f"{'s' if len(changed) != 1 else ''} would change")  # fmt: skip
+        print(
+            f"Replaying {len(found.rows)} stored signatures at threshold {threshold:.2f} "
+            f"(now {current:.2f}): {len(changed)} decision"
+            f"{'s' if len(changed) != 1 else ''} would change"
+        )
         for change in changed:
             before, after = change.before, change.after
             if change.kind == "separated":
-                what = (f"no longer a duplicate of article {before.duplicate_of} "
-                        f"(similarity {before.similarity or 0:.3f})")  # fmt: skip
+                what = (
+                    f"no longer a duplicate of article {before.duplicate_of} "
+                    f"(similarity {before.similarity or 0:.3f})"
+                )
             elif change.kind == "joined":
-                what = (f"becomes a duplicate of article {after.duplicate_of} "
-                        f"(similarity {after.similarity or 0:.3f})")  # fmt: skip
+                what = (
+                    f"becomes a duplicate of article {after.duplicate_of} "
+                    f"(similarity {after.similarity or 0:.3f})"
+                )
             else:
                 what = (
                     f"moves from article {before.duplicate_of} to article "
@@ -186,5 +211,7 @@ class Command(StoreCommand):
             store.rollback()
             store.finish_run(run_id, status="failed", finish_reason="error", counts=RunCounts())
             raise
-        print(f"Applied as run {run_id}: {len(changed)} decisions changed. Future crawls "
-              f"should use -s NEWS_DEDUP_THRESHOLD={threshold}.")  # fmt: skip
+        print(
+            f"Applied as run {run_id}: {len(changed)} decisions changed. Future crawls "
+            f"should use -s NEWS_DEDUP_THRESHOLD={threshold}."
+        )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from crawler.cli import StoreCommand
-from db import Store, StoreError
+from db.base import StoreError
+from db.store import Store
 
 
 class Command(StoreCommand):

@@ -37,23 +37,50 @@ class Command(StoreCommand):
             print(as_json(runs, sources))
             return
         print("Runs")
-        print(RUN_ROW.format("id", "spider", "status", "started (UTC)", "secs", "new", "exact",
-                             "near", "stored", "dropped", "errors"))  # fmt: skip
+        print(
+            RUN_ROW.format(
+                "id",
+                "spider",
+                "status",
+                "started (UTC)",
+                "secs",
+                "new",
+                "exact",
+                "near",
+                "stored",
+                "dropped",
+                "errors",
+            )
+        )
         for run in runs:
             duration = f"{run.duration_s:.1f}" if run.duration_s is not None else "-"
-            print(RUN_ROW.format(run.id, run.spider, run.status, run.started_at, duration,
-                                 run.new, run.exact_duplicate, run.near_duplicate,
-                                 run.already_stored, run.dropped, run.errors))  # fmt: skip
+            print(
+                RUN_ROW.format(
+                    run.id,
+                    run.spider,
+                    run.status,
+                    run.started_at,
+                    duration,
+                    run.new,
+                    run.exact_duplicate,
+                    run.near_duplicate,
+                    run.already_stored,
+                    run.dropped,
+                    run.errors,
+                )
+            )
             if run.dropped_reasons:
                 reasons = ", ".join(f"{k}: {v}" for k, v in run.dropped_reasons.items())
                 print(f"{'':>5} dropped: {reasons}")
         print("\nSources")
         for source in sources:
             fills = ", ".join(f"{name} {source.fill_rates[name]:.0%}" for name in FIELDS)
-            print(f"{source.source}\n    {source.articles} articles, "
-                  f"{source.duplicate_rate:.0%} duplicates, median length "
-                  f"{source.median_text_length:.0f}, boilerplate left in "
-                  f"{source.boilerplate_articles}; filled: {fills}")  # fmt: skip
+            print(
+                f"{source.source}\n    {source.articles} articles, "
+                f"{source.duplicate_rate:.0%} duplicates, median length "
+                f"{source.median_text_length:.0f}, boilerplate left in "
+                f"{source.boilerplate_articles}; filled: {fills}"
+            )
             for flag in source.flags:
                 print(f"    FLAG: {flag} (template changed?)")
         flagged = sum(1 for s in sources if s.flags)

@@ -9,8 +9,8 @@ from dataclasses import asdict
 from scrapy.exceptions import UsageError
 
 from crawler.cli import StoreCommand
+from db.base import StoreError
 from db.search import QueryError, literal, search
-from db.store import StoreError
 
 
 class Command(StoreCommand):

@@ -17,7 +17,7 @@ from w3lib.encoding import html_body_declared_encoding, html_to_unicode, read_bo
 
 from crawler.items import ArticleItem
 from crawler.middlewares import ARTICLE_META, Refused
-from db.store import utcnow
+from db.records import utcnow
 
 logger = logging.getLogger(__name__)
 

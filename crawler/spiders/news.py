@@ -26,7 +26,7 @@ from twisted.python.failure import Failure
 from crawler.items import ArticleItem
 from crawler.middlewares import ARTICLE_META, LISTING_META, PREVIOUS_FETCH_META, Refused
 from crawler.urls import canonical_url, in_domains
-from db.store import utcnow
+from db.records import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +43,30 @@ IGNORED_REASONS = {
 
 # Links that cannot lead to an article page.
 SKIPPED_EXTENSIONS = [
-    "pdf", "jpg", "jpeg", "png", "gif", "webp", "svg", "mp3", "mp4", "avi", "mov", "zip",
-    "gz", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "css", "js", "xml", "json",
-]  # fmt: skip
+    "pdf",
+    "jpg",
+    "jpeg",
+    "png",
+    "gif",
+    "webp",
+    "svg",
+    "mp3",
+    "mp4",
+    "avi",
+    "mov",
+    "zip",
+    "gz",
+    "doc",
+    "docx",
+    "xls",
+    "xlsx",
+    "ppt",
+    "pptx",
+    "css",
+    "js",
+    "xml",
+    "json",
+]
 
 
 def parse_listing_date(value: str | None) -> datetime | None:

@@ -1,0 +1,265 @@
+"""The crawl's store: one component, built once per crawl as an extension, that the stages and
+middlewares are handed. It opens the store and claims it with a run in the ledger, holds the
+per-document derivations the cleaning stage makes for later stages, and closes the run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.conf import build_component_list
+from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.misc import load_object
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from db.base import StoreError
+from db.records import RunCounts
+from db.runs import StoreBusy
+from db.store import Store
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
+    from crawler.items import Derivation
+
+logger = logging.getLogger(__name__)
+
+STAT_PREFIX = "news/"
+
+# Sent (store=, reason=) when a run is about to be closed in the ledger, while the store is
+# still open: components write what they keep until the end of a run here, and it is
+# committed with the run's ledger row.
+store_closing = object()
+# Sent (exc=) when a write failed and the open batch was rolled back: whoever counted the
+# batch's items forgets them.
+store_failed = object()
+
+
+def stop_run(crawler: Crawler | None, message: str, reason: str, status: str = "failed") -> None:
+    """Log why the run cannot go on, in one line, and stop it; it will exit non-zero."""
+    logger.error("%s", message)
+    if crawler is None:
+        return
+    if crawler.stats is not None:
+        crawler.stats.set_value(f"{STAT_PREFIX}run_status", status)
+    if crawler.engine is not None:
+        deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
+
+
+def run_status(finish_reason: str | None, errors: int) -> str:
+    """``finished`` only for a run that ended by itself and logged no error."""
+    if finish_reason == "shutdown":
+        return "interrupted"
+    if finish_reason == "finished" and errors == 0:
+        return "finished"
+    return "failed"
+
+
+def counts_from_stats(stats: dict[str, Any]) -> RunCounts:
+    dropped_prefix = f"{STAT_PREFIX}dropped/"
+    return RunCounts(
+        new=int(stats.get(f"{STAT_PREFIX}items/new", 0)),
+        exact_duplicate=int(stats.get(f"{STAT_PREFIX}items/exact", 0)),
+        near_duplicate=int(stats.get(f"{STAT_PREFIX}items/near", 0)),
+        already_stored=int(stats.get(f"{STAT_PREFIX}items/already_stored", 0)),
+        dropped={
+            key[len(dropped_prefix) :]: int(value)
+            for key, value in sorted(stats.items())
+            if key.startswith(dropped_prefix)
+        },
+        # Scrapy logs a request that used up its retries as an error; the spider counts it
+        # as a dropped page (http_5xx, fetch_error), which is what it is for a crawl.
+        errors=max(
+            0, int(stats.get("log_count/ERROR", 0)) - int(stats.get("retry/max_reached", 0))
+        ),
+    )
+
+
+class CrawlStore:
+    """The store of one crawl, shared by the stages and middlewares, which get it with
+    :meth:`of` in their ``from_crawler``.
+
+    Settings: ``NEWS_DATABASE_URL``, ``NEWS_LOCK_WAIT`` (seconds to wait for another run on
+    the same store to end), ``NEWS_SQLITE_MMAP_MB`` (how much of a SQLite store reads map
+    into memory). The first stage that opens it claims the store with a ``crawl_runs`` row;
+    the row is completed when the spider closes.
+    Stats: ``news/run_id``, ``news/run_status``, ``news/store/articles``, ``news/store/url``.
+    """
+
+    def __init__(
+        self, *, database_url: str, lock_wait: float, mmap_mb: int, crawler: Crawler
+    ) -> None:
+        self.database_url = database_url
+        self.lock_wait = lock_wait
+        self.mmap_mb = mmap_mb
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.store: Store | None = None
+        self.run_id: int | None = None
+        self.failed = False
+        self.misconfigured: str | None = None
+        self.derivations: tuple[Derivation, ...] = ()
+        self._sealed = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlStore:
+        settings = crawler.settings
+        extension = cls(
+            database_url=settings.get("NEWS_DATABASE_URL") or "",
+            lock_wait=settings.getfloat("NEWS_LOCK_WAIT"),
+            mmap_mb=settings.getint("NEWS_SQLITE_MMAP_MB"),
+            crawler=crawler,
+        )
+        # Not NotConfigured: without this component no stage could store anything, and
+        # Scrapy would only warn. The first stage to open the store stops the run instead.
+        extension.misconfigured = extension.check_settings()
+        # spider_closed comes after every pipeline's close_spider and carries the reason.
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def check_settings(self) -> str | None:
+        """What is wrong with this component's settings, in one line, or None."""
+        if not self.database_url:
+            return "NEWS_DATABASE_URL is empty"
+        try:
+            make_url(self.database_url)
+        except ArgumentError:
+            return f"NEWS_DATABASE_URL is not a database URL: {self.database_url!r}"
+        if self.lock_wait < 0:
+            return f"NEWS_LOCK_WAIT must not be negative, got {self.lock_wait}"
+        if self.mmap_mb < 0:
+            return f"NEWS_SQLITE_MMAP_MB must not be negative, got {self.mmap_mb}"
+        return None
+
+    @classmethod
+    def of(cls, crawler: Crawler, component: str) -> CrawlStore:
+        """The crawl's instance, for COMPONENT's ``from_crawler``; NotConfigured without one."""
+        found = crawler.get_extension(cls)
+        if found is None:
+            raise NotConfigured(f"{component} needs crawler.store.CrawlStore in EXTENSIONS")
+        return found
+
+    # -- derivations ---------------------------------------------------------------------------
+
+    def derive(self, derivation: Derivation) -> None:
+        """Have DERIVATION done on every article the cleaning stage cleans; its result
+        reaches the item as ``item.derived.<stage>``. Stages call this in ``open_spider``,
+        before the first document: the cleaning workers get them once, as they start."""
+        if self._sealed:
+            raise RuntimeError("derivations must be registered before the first document")
+        self.derivations = (
+            *[d for d in self.derivations if d.stage != derivation.stage],
+            derivation,
+        )
+
+    def sealed_derivations(self) -> tuple[Derivation, ...]:
+        """The derivations, fixed from now on (the cleaning stage is about to use them)."""
+        self._sealed = True
+        return self.derivations
+
+    # -- the store and the run -----------------------------------------------------------------
+
+    def open(self, stage: str, needed: Iterable[type] = ()) -> Store | None:
+        """The open store, for STAGE, which needs the pipelines NEEDED; opened and claimed
+        with a run by the first caller. None when the run cannot go on: the reason is
+        logged and the run is stopping."""
+        if self.misconfigured is not None and not self.failed:
+            self.abort(f"Stopping the run: {self.misconfigured}", reason="misconfigured")
+        if not self.check_pipelines(stage, needed):
+            self.failed = True
+        if self.store is None and not self.failed:
+            self.store = self._claim()
+        return self.store
+
+    def _claim(self) -> Store | None:
+        store = Store(self.database_url, mmap_bytes=self.mmap_mb * 1024 * 1024)
+        if self.stats is not None:
+            self.stats.set_value(f"{STAT_PREFIX}store/url", store.display_url)
+        try:
+            store.wait_for_live_run(self.lock_wait)
+            store.open()
+        except StoreBusy as exc:
+            self.abort(f"another run holds the store: {exc}", reason="store_busy")
+            return None
+        except StoreError as exc:
+            self.abort(str(exc))
+            return None
+        spider = self.crawler.spider
+        try:
+            # Claim the store before anyone reads from it: runs never overlap.
+            self.run_id = store.start_run(
+                spider.name if spider is not None else "unknown",
+                getattr(spider, "run_arguments", {}),
+                wait=self.lock_wait,
+            )
+        except StoreBusy as exc:
+            store.close()
+            self.abort(f"another run holds the store: {exc}", reason="store_busy")
+            return None
+        if self.stats is not None:
+            self.stats.set_value(f"{STAT_PREFIX}run_id", self.run_id)
+        logger.info("Run %d started; store %s", self.run_id, store.display_url)
+        return store
+
+    def check_pipelines(self, stage: str, needed: Iterable[type] = ()) -> bool:
+        """True when every pipeline in ITEM_PIPELINES runs, and those STAGE needs are there.
+        Otherwise the run stops: Scrapy disables a pipeline whose from_crawler raises
+        NotConfigured (a setting out of range) with only a warning, and a run without dedup
+        would store every article as new, unattended, into a store that keeps them."""
+        crawler = self.crawler
+        entries = build_component_list(crawler.settings.getwithbase("ITEM_PIPELINES"))
+        listed = [load_object(entry) for entry in entries]
+        disabled = [p for p in listed if crawler.get_item_pipeline(p) is None]
+        absent = [
+            p
+            for p in needed
+            if crawler.get_item_pipeline(p) is None and not any(issubclass(d, p) for d in disabled)
+        ]
+        missing = [f"{p.__name__} is disabled (the warning above says why)" for p in disabled]
+        missing += [f"{stage} needs {p.__name__}, which is not in ITEM_PIPELINES" for p in absent]
+        if not missing:
+            return True
+        if not self.failed:  # said once, by the first stage
+            self.abort(f"Stopping the run: {'; '.join(missing)}", reason="misconfigured")
+        return False
+
+    def abort(self, message: str, reason: str = "store_error") -> None:
+        """Log why the run cannot go on, in one line, and stop it; it will exit non-zero."""
+        self.failed = True
+        stop_run(self.crawler, message, reason, "busy" if reason == "store_busy" else "failed")
+
+    def fail(self, exc: Exception) -> None:
+        """A write failed: the open batch is lost to this run (the next run stores it)."""
+        self.crawler.signals.send_catch_log(signal=store_failed, exc=exc)
+        if self.store is not None:
+            self.store.rollback()
+        self.abort(f"store write failed, stopping the run: {exc}")
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        store, run_id = self.store, self.run_id
+        if store is None or run_id is None:
+            return
+        stats = self.stats.get_stats() if self.stats is not None else {}
+        if self.failed and reason == "finished":
+            reason = "store_error"
+        self.crawler.signals.send_catch_log(signal=store_closing, store=store, reason=reason)
+        counts = counts_from_stats(stats)
+        status = run_status(reason, counts.errors)
+        try:
+            store.finish_run(run_id, status=status, finish_reason=reason, counts=counts)
+            total = store.count_articles()
+        except StoreError as exc:
+            logger.error("Could not complete run %d in the ledger: %s", run_id, exc)
+            status, total = "failed", -1
+        finally:
+            store.close()
+            self.store = None
+        if self.stats is not None:
+            self.stats.set_value(f"{STAT_PREFIX}run_status", status)
+            self.stats.set_value(f"{STAT_PREFIX}store/articles", total)
+        logger.info("Run %d %s (%s)", run_id, status, reason)

@@ -1,0 +1,174 @@
+"""The store's connection: transactions, statements run on the driver's cursor, store facts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from db.models import Article, CrawlRun, LshBucket, Meta, Source, Story, StoryMerge
+
+# Core tables for the bulk paths; the ORM classes stay the schema's single definition.
+articles = cast(Table, Article.__table__)
+stories = cast(Table, Story.__table__)
+crawl_runs = cast(Table, CrawlRun.__table__)
+news_meta = cast(Table, Meta.__table__)
+sources = cast(Table, Source.__table__)
+story_merges = cast(Table, StoryMerge.__table__)
+lsh_buckets = cast(Table, LshBucket.__table__)
+
+# The LSH indexes in lsh_buckets.
+DEDUP_LSH = 1
+STORY_LSH = 2
+
+
+class _DriverStatement:
+    """A statement compiled once for a dialect, to run on the DBAPI cursor.
+
+    For the statements every article runs (dedup's and stories' look-ups, the bucket rows):
+    with a crawl's other work between two articles, SQLAlchemy's Python path of ``execute``
+    runs from cold CPU caches and costs more than SQLite's own work. Measured on a store of
+    2,000 articles, with the caches emptied before each call: 0.32–0.49 ms a dedup look-up
+    through ``Connection.execute``, 0.14–0.16 ms on the cursor. Parameters go to the driver
+    as they are, so they must need no conversion; result columns get their type's own."""
+
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        for name, bind in compiled.binds.items():
+            if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
+                raise TypeError(f"parameter {name} needs conversion: use Connection.execute")
+        # Values fixed when the statement was built (literals, the index's number).
+        self.fixed = {k: v for k, v in compiled.params.items() if v is not None}
+        self.order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        columns = getattr(statement, "selected_columns", ())
+        self.converters = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        ]
+
+    def parameters(self, params: Mapping[str, Any]) -> Any:
+        merged = {**self.fixed, **params}
+        return merged if self.order is None else tuple(merged[name] for name in self.order)
+
+    def convert(self, rows: list[Any]) -> list[tuple[Any, ...]]:
+        if not any(self.converters):
+            return rows
+        return [
+            tuple(v if c is None else c(v) for c, v in zip(self.converters, row, strict=True))
+            for row in rows
+        ]
+
+
+class StoreError(Exception):
+    """The store cannot be opened, migrated or written; the message says which and why."""
+
+
+class StoreBase:
+    """One connection to the database behind a SQLAlchemy URL.
+
+    Writes go into one open transaction until :meth:`commit`; reads run on the same
+    connection, so they see the rows of the batch that is not committed yet. The store's
+    concerns are mixed into :class:`db.store.Store` from modules of their own.
+    """
+
+    def __init__(self, url: str, *, writer: bool = True, mmap_bytes: int = 0) -> None:
+        self.url = url
+        self.writer = writer
+        self.mmap_bytes = mmap_bytes
+        self._engine: Engine | None = None
+        self._conn: Connection | None = None
+        self._driver_statements: dict[Any, _DriverStatement] = {}
+        self._cursor: Any = None
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, for logs and summaries."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise StoreError("the store is not open")
+        return self._conn
+
+    def commit(self) -> None:
+        try:
+            self.conn.commit()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"commit to {self.display_url} failed: {exc}") from exc
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def _driver(self, statement: Any) -> tuple[_DriverStatement, Any]:
+        """STATEMENT's compiled form, and a DBAPI cursor inside the connection's transaction
+        (begun here if it is not yet, as ``execute`` would)."""
+        conn = self.conn
+        compiled = self._driver_statements.get(statement)
+        if compiled is None:
+            compiled = self._driver_statements[statement] = _DriverStatement(
+                statement, conn.dialect
+            )
+        if not conn.in_transaction():
+            conn.begin()
+            self._cursor = None  # the DBAPI connection may have been replaced
+        if self._cursor is None:
+            self._cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        return compiled, self._cursor
+
+    def _fetch(self, statement: Any, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of STATEMENT, run on the DBAPI cursor (see _DriverStatement)."""
+        compiled, cursor = self._driver(statement)
+        parameters = compiled.parameters(params)
+        try:
+            cursor.execute(compiled.sql, parameters)
+            return compiled.convert(cursor.fetchall())
+        except self._dbapi_error as exc:
+            raise self._wrapped(compiled, parameters, exc) from exc
+
+    def _execute_many(self, statement: Any, rows: list[Mapping[str, Any]]) -> None:
+        compiled, cursor = self._driver(statement)
+        parameters = [compiled.parameters(row) for row in rows]
+        try:
+            cursor.executemany(compiled.sql, parameters)
+        except self._dbapi_error as exc:
+            raise self._wrapped(compiled, parameters, exc) from exc
+
+    @property
+    def _dbapi_error(self) -> type[Exception]:
+        return cast("type[Exception]", self.conn.dialect.loaded_dbapi.Error)
+
+    def _wrapped(self, compiled: _DriverStatement, parameters: Any, exc: Exception) -> Exception:
+        """The driver's error as SQLAlchemy raises it (OperationalError, IntegrityError…),
+        so that callers handle it as they handle every other statement's."""
+        return DBAPIError.instance(
+            compiled.sql, parameters, exc, self._dbapi_error, dialect=self.conn.dialect
+        )
+
+    # -- store facts -------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        return self.conn.execute(
+            select(news_meta.c.value).where(news_meta.c.key == key)
+        ).scalar_one_or_none()
+
+    def set_meta(self, key: str, value: str) -> None:
+        changed = self.conn.execute(
+            update(news_meta).where(news_meta.c.key == key).values(value=value)
+        ).rowcount
+        if not changed:
+            self.conn.execute(insert(news_meta).values(key=key, value=value))

@@ -1,0 +1,86 @@
+"""What goes into and comes out of the store, as plain dataclasses (no SQLAlchemy rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the form every timestamp in the store takes."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(kw_only=True)
+class ArticleRecord:
+    """An article as the store keeps it: the one definition of its fields. The crawl's item
+    extends it (crawler.items.ArticleItem), so the stages fill these fields in and storage
+    hands the item to :meth:`db.store.Store.add_article` as it is.
+
+    ``duplicate_of`` and ``story_id`` are None for a canonical article until it is stored."""
+
+    url: str
+    fetched_at: datetime
+    text: str = ""
+    content_hash: str = ""
+    signature: bytes = b""
+    source: str | None = None
+    title: str | None = None
+    author: str | None = None
+    site_name: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+    duplicate_of: int | None = None
+    similarity: float | None = None
+    story_id: int | None = None
+    story_signature: bytes | None = None
+    story_similarity: float | None = None
+    # Band keys of the signatures, for a canonical article (see lsh_buckets); not columns.
+    dedup_bands: tuple[int, ...] = ()
+    story_bands: tuple[int, ...] = ()
+
+
+# The fields of ArticleRecord that are columns of ``articles`` (a test checks the two agree).
+INDEX_FIELDS = frozenset({"dedup_bands", "story_bands"})
+ARTICLE_COLUMNS = tuple(f.name for f in fields(ArticleRecord) if f.name not in INDEX_FIELDS)
+
+
+@dataclass(frozen=True)
+class StoryMatch:
+    """A stored canonical article, as story grouping sees it."""
+
+    id: int
+    story_id: int
+    date: datetime
+    story_signature: bytes
+
+
+@dataclass(frozen=True)
+class CanonicalMatch:
+    """A stored canonical article, as dedup sees it."""
+
+    id: int
+    story_id: int
+    content_hash: str
+    signature: bytes
+
+
+@dataclass
+class DedupCandidates:
+    """What the store holds that bears on one new article (Store.dedup_candidates)."""
+
+    url_stored: bool = False
+    exact: CanonicalMatch | None = None
+    near: list[CanonicalMatch] = field(default_factory=list)
+
+
+@dataclass
+class RunCounts:
+    """What a run did, as written to its ``crawl_runs`` row."""
+
+    new: int = 0
+    exact_duplicate: int = 0
+    near_duplicate: int = 0
+    already_stored: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
