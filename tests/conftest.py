@@ -37,10 +37,19 @@ class CrawlResult:
             return conn.execute(sql, params).fetchall()
 
 
+# Crawls clean in the crawl process unless a test asks for workers: starting two workers
+# costs more CPU than a test's few documents, and the pool has tests of its own
+# (test_workers.py, test_workerpool.py, test_worker_imports.py, the crash trials).
+ONE_PROCESS = "NEWS_WORKERS=1"
+# The shipped default, one worker per core, for the tests that exercise it.
+DEFAULT_WORKERS = "NEWS_WORKERS=0"
+
+
 def scrapy_command(args: list[str], database: Path, *settings: str) -> list[str]:
-    """`python -m scrapy ARGS` against the store at DATABASE, with extra `-s` settings."""
+    """`python -m scrapy ARGS` against the store at DATABASE, with extra `-s` settings (which
+    override the tests' own defaults)."""
     command = [sys.executable, "-m", "scrapy", *args]
-    for setting in (f"NEWS_DATABASE_URL=sqlite:///{database}", *settings):
+    for setting in (f"NEWS_DATABASE_URL=sqlite:///{database}", ONE_PROCESS, *settings):
         command += ["-s", setting]
     return command
 

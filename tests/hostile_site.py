@@ -17,11 +17,12 @@ import zlib
 from functools import cache
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
-try:
-    from site_server import ARTICLES, Site, page  # run as a script, from tests/
-except ImportError:
-    from tests.site_server import ARTICLES, Site, page  # imported by the tests
+if __package__:  # imported by the tests
+    from tests.site_server import ARTICLES, Site, page
+else:  # run as a script, from tests/
+    from site_server import ARTICLES, Site, page  # type: ignore[no-redef]
 
 SECRET = "LEAKEDSECRET"
 # /good/<name>.html for every sample article the publisher site serves.
@@ -54,11 +55,11 @@ def huge_sitemap(base: str) -> bytes:
 
 def urlset(*locs: str, dtd: str = "") -> str:
     body = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
-    return f'<?xml version="1.0"?>{dtd}<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>'  # fmt: skip
+    return f'<?xml version="1.0"?>{dtd}<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>'
 
 
 def rss(*items: str, dtd: str = "") -> str:
-    return f'<?xml version="1.0"?>{dtd}<rss version="2.0"><channel><title>Wire</title>{"".join(items)}</channel></rss>'  # fmt: skip
+    return f'<?xml version="1.0"?>{dtd}<rss version="2.0"><channel><title>Wire</title>{"".join(items)}</channel></rss>'
 
 
 def item(link: str, title: str = "Story") -> str:
@@ -75,7 +76,7 @@ class Hostile(Site):
 
     def do_GET(self) -> None:
         self.record()
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        base = f"http://127.0.0.1:{cast(ThreadingHTTPServer, self.server).server_port}"
         secret = self.log_path.parent / "secret.txt"
         path = self.path.split("?")[0]
         good = list(GOOD)
@@ -98,14 +99,26 @@ class Hostile(Site):
         if path == "/laughs-sitemap.xml":
             return self.send(200, urlset(f"{base}/&lol9;", f"{base}{good[0]}", dtd=LAUGHS_DTD), xml)
         if path == "/laughs-feed.xml":
-            return self.send(200, rss(item(f"{base}/&lol9;", "&lol9;"), item(f"{base}{good[1]}"),
-                                      dtd=LAUGHS_DTD), xml)  # fmt: skip
+            return self.send(
+                200,
+                rss(item(f"{base}/&lol9;", "&lol9;"), item(f"{base}{good[1]}"), dtd=LAUGHS_DTD),
+                xml,
+            )
         if path == "/xxe-sitemap.xml":
-            return self.send(200, urlset(f"{base}/&file;", f"{base}/&net;", f"{base}{good[2]}",
-                                         dtd=xxe), xml)  # fmt: skip
+            return self.send(
+                200, urlset(f"{base}/&file;", f"{base}/&net;", f"{base}{good[2]}", dtd=xxe), xml
+            )
         if path == "/xxe-feed.xml":
-            return self.send(200, rss(item(f"{base}/&file;", "&file;"), item(f"{base}/&net;"),
-                                      item(f"{base}{good[3]}"), dtd=xxe), xml)  # fmt: skip
+            return self.send(
+                200,
+                rss(
+                    item(f"{base}/&file;", "&file;"),
+                    item(f"{base}/&net;"),
+                    item(f"{base}{good[3]}"),
+                    dtd=xxe,
+                ),
+                xml,
+            )
 
         # -- compression bombs
         if path == "/bomb.html":
@@ -113,8 +126,9 @@ class Hostile(Site):
         if path == "/bomb-sitemap.xml.gz":
             return self.send(200, gzip_bomb(), "application/x-gzip")
         if path == "/corrupt-sitemap.xml.gz":
-            return self.send(200, gzip.compress(urlset(f"{base}{good[0]}").encode())[:40],
-                             "application/x-gzip")  # fmt: skip
+            return self.send(
+                200, gzip.compress(urlset(f"{base}{good[0]}").encode())[:40], "application/x-gzip"
+            )
 
         # -- malformed listings
         if path == "/truncated-feed.xml":
@@ -126,7 +140,9 @@ class Hostile(Site):
         if path == "/html-feed.xml":
             return self.send(200, "<html><body><p>Not a feed</p></body></html>")
         if path == "/linkless-feed.xml":
-            return self.send(200, rss("<item><title>No link</title></item>", item(f"{base}{good[0]}")), xml)  # fmt: skip
+            return self.send(
+                200, rss("<item><title>No link</title></item>", item(f"{base}{good[0]}")), xml
+            )
         if path == "/text-sitemap.xml":
             return self.send(200, "just some words, no XML", "text/plain")
         if path == "/rss-as-sitemap.xml":
@@ -137,15 +153,22 @@ class Hostile(Site):
             return self.send(404, "not found")
 
         # -- links that must not be followed
-        hostile_links = ["javascript:alert(1)", "data:text/html,<p>x</p>", "file:///etc/passwd",
-                         "ftp://127.0.0.1/x.html", "http://elsewhere.example/story.html"]  # fmt: skip
+        hostile_links = [
+            "javascript:alert(1)",
+            "data:text/html,<p>x</p>",
+            "file:///etc/passwd",
+            "ftp://127.0.0.1/x.html",
+            "http://elsewhere.example/story.html",
+        ]
         if path == "/schemes.html":
             anchors = "".join(f'<a href="{link}">x</a> ' for link in [*hostile_links, good[1]])
             return self.send(200, f"<html><body>{anchors}</body></html>")
         if path == "/schemes-sitemap.xml":
             return self.send(200, urlset(*hostile_links, f"{base}{good[2]}"), xml)
         if path == "/schemes-feed.xml":
-            return self.send(200, rss(*(item(link) for link in [*hostile_links, f"{base}{good[3]}"])), xml)  # fmt: skip
+            return self.send(
+                200, rss(*(item(link) for link in [*hostile_links, f"{base}{good[3]}"])), xml
+            )
         if path == "/schemes-index.xml":
             entries = "".join(f"<sitemap><loc>{loc}</loc></sitemap>" for loc in hostile_links)
             return self.send(200, f"<sitemapindex>{entries}</sitemapindex>", xml)
@@ -170,14 +193,23 @@ class Hostile(Site):
         # -- endless listings
         if path.startswith("/page/"):
             n = int(path.rsplit("/", 1)[1])
-            return self.send(200, f'<html><body><a href="/page/{n + 1}">Next</a> <a href="{good[n % len(good)]}">Story</a></body></html>')  # fmt: skip
+            return self.send(
+                200,
+                f'<html><body><a href="/page/{n + 1}">Next</a> <a href="{good[n % len(good)]}">Story</a></body></html>',
+            )
         if path.startswith("/sitemap-chain/"):
             n = int(path.rsplit("/", 1)[1])
-            return self.send(200, f"<sitemapindex><sitemap><loc>{base}/sitemap-chain/{n + 1}</loc></sitemap></sitemapindex>", xml)  # fmt: skip
+            return self.send(
+                200,
+                f"<sitemapindex><sitemap><loc>{base}/sitemap-chain/{n + 1}</loc></sitemap></sitemapindex>",
+                xml,
+            )
 
         # -- slow servers
         if path == "/slow-sitemap.xml":
-            return self.send(200, urlset(f"{base}/drip.html", f"{base}/stall.html", f"{base}{good[5]}"), xml)  # fmt: skip
+            return self.send(
+                200, urlset(f"{base}/drip.html", f"{base}/stall.html", f"{base}{good[5]}"), xml
+            )
         if path == "/drip.html":
             return self.drip()
         if path == "/stall.html":

@@ -17,6 +17,7 @@ import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "news"
 
@@ -33,8 +34,14 @@ ARTICLES = {
 LATE = {"/news/library.html": ("en-library", "", "en")}
 LABELS = {
     "en": ("Home", "News", "Related articles", "Leave a comment", "All rights reserved."),
-    "fr": ("Accueil", "Actualités", "Articles connexes", "Laisser un commentaire", "Tous droits réservés."),
-}  # fmt: skip
+    "fr": (
+        "Accueil",
+        "Actualités",
+        "Articles connexes",
+        "Laisser un commentaire",
+        "Tous droits réservés.",
+    ),
+}
 
 
 def sample(name: str) -> tuple[str, list[str]]:
@@ -42,8 +49,16 @@ def sample(name: str) -> tuple[str, list[str]]:
     return lines[0], lines[1:]
 
 
-def page(path: str, name: str, date: str, lang: str, *, canonical: str | None = None,
-         site: str = "The Valley Courier", charset: bool = True) -> str:  # fmt: skip
+def page(
+    path: str,
+    name: str,
+    date: str,
+    lang: str,
+    *,
+    canonical: str | None = None,
+    site: str = "The Valley Courier",
+    charset: bool = True,
+) -> str:
     title, paragraphs = sample(name)
     home, section, related, comment, rights = LABELS[lang]
     esc = html.escape
@@ -63,7 +78,7 @@ def page(path: str, name: str, date: str, lang: str, *, canonical: str | None = 
 </article>
 <aside><h2>{related}</h2><ul>{"".join(f'<li><a href="{o}">{esc(sample(ARTICLES[o][0])[0])}</a></li>' for o in others)}</ul></aside>
 <section id="comments"><h2>{comment}</h2><form><textarea></textarea></form></section>
-</main><footer>© {esc(site)}. {rights}</footer></body></html>"""  # fmt: skip
+</main><footer>© {esc(site)}. {rights}</footer></body></html>"""
 
 
 class Site(BaseHTTPRequestHandler):
@@ -93,8 +108,13 @@ class Site(BaseHTTPRequestHandler):
             return
         self.send(200, body, content_type, headers={"ETag": etag})
 
-    def send(self, status: int, body: bytes | str, content_type: str = "text/html; charset=utf-8",
-             headers: dict[str, str] | None = None) -> None:  # fmt: skip
+    def send(
+        self,
+        status: int,
+        body: bytes | str,
+        content_type: str = "text/html; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = body.encode("utf-8") if isinstance(body, str) else body
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -114,12 +134,13 @@ class Site(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         host = self.record()
         path = self.path.split("?")[0]
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        base = f"http://127.0.0.1:{cast(ThreadingHTTPServer, self.server).server_port}"
         articles = self.articles()
         if host == "localhost":
             if path == "/partner/tram.html":
-                return self.send(200, page(path, "en-tram-extension", "2026-10-01", "en",
-                                           site="Partner Wire"))  # fmt: skip
+                return self.send(
+                    200, page(path, "en-tram-extension", "2026-10-01", "en", site="Partner Wire")
+                )
             if path == "/":
                 return self.send(
                     200, '<html><body><a href="/partner/tram.html">Tram</a></body></html>'
@@ -135,8 +156,21 @@ class Site(BaseHTTPRequestHandler):
             return self.send_listing(sitemap_index(base, articles), "application/xml")
         if path in ("/sitemap-en.xml", "/sitemap-fr.xml"):
             prefix = "/news/" if path.endswith("en.xml") else "/fr/"
-            extra = ["/redirected", "/missing.html", "/flaky.html", "/report.pdf", "/big.html",
-                     "/legacy.html", "/news/chip-plant-amp.html", "/latin1.html", "/broken.html"] if prefix == "/news/" else []  # fmt: skip
+            extra = (
+                [
+                    "/redirected",
+                    "/missing.html",
+                    "/flaky.html",
+                    "/report.pdf",
+                    "/big.html",
+                    "/legacy.html",
+                    "/news/chip-plant-amp.html",
+                    "/latin1.html",
+                    "/broken.html",
+                ]
+                if prefix == "/news/"
+                else []
+            )
             return self.send_listing(urlset(base, articles, prefix, extra), "application/xml")
         if path == "/rss.xml":
             return self.send_listing(rss(base, articles), "application/rss+xml")
@@ -148,8 +182,12 @@ class Site(BaseHTTPRequestHandler):
         if path == "/news/chip-plant-amp.html":
             # The same article under a second URL, which names the first as canonical.
             name, date, lang = ARTICLES["/news/chip-plant.html"]
-            return self.send(200, page(path, name, date, lang,
-                                       canonical=f"{base}/news/chip-plant.html?utm_source=amp"))  # fmt: skip
+            return self.send(
+                200,
+                page(
+                    path, name, date, lang, canonical=f"{base}/news/chip-plant.html?utm_source=amp"
+                ),
+            )
         if path == "/redirected":
             return self.send(301, "", headers={"Location": "/news/heatwave.html"})
         if path == "/flaky.html":
@@ -192,14 +230,16 @@ def sitemap_index(base: str, articles: dict[str, tuple[str, str, str]]) -> str:
         f"<sitemap><loc>{base}/sitemap-{lang}.xml</loc><lastmod>{newest[lang]}</lastmod></sitemap>"
         for lang in ("en", "fr")
     )
-    return f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>'  # fmt: skip
+    return f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>'
 
 
-def urlset(base: str, articles: dict[str, tuple[str, str, str]], prefix: str, extra: list[str]) -> str:  # fmt: skip
+def urlset(
+    base: str, articles: dict[str, tuple[str, str, str]], prefix: str, extra: list[str]
+) -> str:
     urls = [(p, d) for p, (_n, d, _l) in articles.items() if p.startswith(prefix)]
     urls += [(p, "2026-10-01") for p in extra]
     body = "".join(f"<url><loc>{base}{p}</loc><lastmod>{d}</lastmod></url>" for p, d in urls)
-    return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>'  # fmt: skip
+    return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>'
 
 
 def rss(base: str, articles: dict[str, tuple[str, str, str]]) -> str:
@@ -208,7 +248,7 @@ def rss(base: str, articles: dict[str, tuple[str, str, str]]) -> str:
         f"<pubDate>{d}</pubDate></item>"
         for p, (n, d, _l) in articles.items()
     )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Courier</title>{items}</channel></rss>'  # fmt: skip
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Courier</title>{items}</channel></rss>'
 
 
 def atom(base: str, articles: dict[str, tuple[str, str, str]]) -> str:
@@ -218,7 +258,7 @@ def atom(base: str, articles: dict[str, tuple[str, str, str]]) -> str:
         for p, (n, d, _l) in articles.items()
         if p.startswith("/fr/")
     )
-    return f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Courier FR</title>{entries}</feed>'  # fmt: skip
+    return f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Courier FR</title>{entries}</feed>'
 
 
 def main() -> None:

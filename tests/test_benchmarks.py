@@ -18,13 +18,18 @@ def harness(output: Path, *args: str) -> dict[str, Any]:
     """Run benchmarks/throughput.py with ARGS and return the JSON it wrote to OUTPUT."""
     run = subprocess.run(
         [sys.executable, "benchmarks/throughput.py", *args, "--output", str(output)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     results: dict[str, Any] = json.loads(output.read_text())
     return results
 
 
+@pytest.mark.slow
 def test_throughput_harness_measures_every_part(tmp_path):
     results = harness(tmp_path / "throughput.json", "--pages", "40")
     assert results["bare"]["extracted"] == 40
@@ -59,6 +64,7 @@ def test_throughput_harness_measures_every_part(tmp_path):
     assert results["startup_filled_store_s"] > 0
 
 
+@pytest.mark.slow
 def test_million_and_flat_modes_run_end_to_end(tmp_path):
     results = harness(
         tmp_path / "million.json", "--million", "--stored", "2000", "--crawl-pages", "30"

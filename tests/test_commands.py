@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 
-from db.store import alembic_config
+from db.schema import alembic_config
 from tests.conftest import SAMPLE, SEEDS, CrawlResult, require_seeds, run_scrapy
 
 
@@ -43,9 +43,20 @@ def test_export_jsonl_has_one_line_per_deduplicated_article(store):
     assert len(lines) == count(store, "SELECT COUNT(*) FROM articles_dedup") >= 14
     first = json.loads(lines[0])
     assert list(first) == [
-        "id", "url", "source", "title", "author", "site_name", "text", "published_at",
-        "language", "fetched_at", "story_id", "run_id", "duplicate_count",
-    ]  # fmt: skip
+        "id",
+        "url",
+        "source",
+        "title",
+        "author",
+        "site_name",
+        "text",
+        "published_at",
+        "language",
+        "fetched_at",
+        "story_id",
+        "run_id",
+        "duplicate_count",
+    ]
     assert sum(json.loads(line)["duplicate_count"] for line in lines) == count(
         store, "SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL"
     )

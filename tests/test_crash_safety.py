@@ -2,73 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import random
 import signal
 import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_scrapy, scrapy_command
-
-VOCABULARY = [
-    "council",
-    "market",
-    "river",
-    "station",
-    "budget",
-    "school",
-    "harvest",
-    "contract",
-    "energy",
-    "hospital",
-    "museum",
-    "strike",
-    "weather",
-    "factory",
-    "minister",
-    "village",
-    "bridge",
-    "festival",
-    "library",
-    "court",
-    "election",
-    "port",
-    "company",
-    "farmer",
-    "teacher",
-    "police",
-    "storm",
-    "tram",
-    "water",
-    "price",
-    "housing",
-    "airport",
-    "research",
-]
-
-
-def write_corpus(folder: Path, count: int) -> None:
-    """Distinct articles, and every third one a lightly edited copy of an earlier one."""
-    folder.mkdir()
-    rng = random.Random(7)
-    texts: list[str] = []
-    for index in range(count):
-        if index % 3 == 2:
-            source = texts[rng.randrange(len(texts))]
-            text = source.replace(" the ", " a ", 2) + f"\nUpdated at {index} hours."
-        else:
-            paragraphs = [
-                " ".join(rng.choice(VOCABULARY) for _ in range(40)).capitalize() + "."
-                for _ in range(5)
-            ]
-            text = f"Report number {index}\n" + "\n".join(paragraphs)
-        texts.append(text)
-        (folder / f"{index:04d}.txt").write_text(text, "utf-8")
+from tests.conftest import DEFAULT_WORKERS, ROOT, run_scrapy, scrapy_command
+from tests.corpus import write_corpus
 
 
 def count_rows(database: Path, table: str = "articles") -> int:
@@ -90,6 +35,7 @@ def kill_after(corpus: Path, database: Path, rows: int) -> None:
         database,
         "NEWS_BATCH_SIZE=25",
         "LOG_LEVEL=WARNING",
+        DEFAULT_WORKERS,
     )
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -110,10 +56,13 @@ def decisions(database: Path) -> dict[str, tuple[str | None, float | None]]:
     return {url: (canonical, similarity) for url, canonical, similarity in rows}
 
 
-def test_killed_runs_lose_and_duplicate_nothing(tmp_path):
+@pytest.mark.slow
+def test_killed_runs_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     write_corpus(corpus, 300)
-    clean = run_scrapy(["crawl", "files", "-a", f"path={corpus}"], tmp_path / "clean.db")
+    clean = run_scrapy(
+        ["crawl", "files", "-a", f"path={corpus}"], tmp_path / "clean.db", DEFAULT_WORKERS
+    )
     assert clean.returncode == 0, clean.stderr[-2000:]
     expected = decisions(clean.database)
     assert len(expected) == 300
@@ -122,7 +71,7 @@ def test_killed_runs_lose_and_duplicate_nothing(tmp_path):
     database = tmp_path / "killed.db"
     for target in (30, 110, 220):
         kill_after(corpus, database, target)
-    rerun = run_scrapy(["crawl", "files", "-a", f"path={corpus}"], database)
+    rerun = run_scrapy(["crawl", "files", "-a", f"path={corpus}"], database, DEFAULT_WORKERS)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
 
     assert decisions(database) == expected
@@ -159,66 +108,63 @@ def check_consistent(database: Path) -> None:
         assert urls == distinct
 
 
-KILL_TRIALS = 20
-KILL_SEED = int(os.environ.get("NEWSDEDUP_KILL_SEED", "20261122"))
+def run_rows(database: Path) -> int:
+    """Rows in crawl_runs: the killed run has claimed the store once this grows."""
+    return count_rows(database, "crawl_runs")
 
 
-def test_twenty_kills_at_random_moments_lose_and_duplicate_nothing(tmp_path):
-    """A 1,000-article ingest SIGKILLed at a random moment (start-up, migration, mid-batch,
-    commit or close), then rerun: every time, the store is what one clean run makes."""
+BATCH = 50
+KILL_CORPUS = 1000
+# Where each trial's kill lands, made to happen rather than hoped for: a condition on the
+# store that the test waits for, then SIGKILL. The kill comes right after the condition, so
+# it lands in the next step of the run: reading, extracting, mid-batch or committing.
+KILL_POINTS: list[tuple[str, Callable[[Path, int], bool]]] = [
+    ("at once, before the store exists", lambda _db, _runs: True),
+    ("once the store file exists (schema being written)", lambda db, _runs: db.exists()),
+    ("once the run has claimed the store", lambda db, runs: run_rows(db) > runs),
+    *[
+        (f"after {n} committed articles", lambda db, _runs, n=n: count_rows(db) >= n)
+        for n in (BATCH, 3 * BATCH, 8 * BATCH, 13 * BATCH, 19 * BATCH)
+    ],
+    ("once every article is committed (closing)", lambda db, _runs: count_rows(db) >= KILL_CORPUS),
+]
+
+
+@pytest.mark.slow
+def test_kills_at_every_step_of_a_run_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    """A 1,000-article ingest SIGKILLed at each step of a run (start-up, migration, the run's
+    claim, mid-ingest after a given number of committed batches, close), then rerun: every
+    time, the store is what one clean run makes."""
     corpus = tmp_path / "corpus"
-    write_corpus(corpus, 1000)
+    write_corpus(corpus, KILL_CORPUS)
     command = ["crawl", "files", "-a", f"path={corpus}"]
-    settings = ("NEWS_BATCH_SIZE=50", "LOG_LEVEL=WARNING")
-    # The clean run, watched: when its first and its last articles were committed.
-    clean_db, clean_log = tmp_path / "clean.db", tmp_path / "clean.log"
-    started = time.monotonic()
-    with clean_log.open("w") as log:
-        clean = subprocess.Popen(
-            scrapy_command(command, clean_db, *settings), cwd=ROOT, stdout=log, stderr=log
-        )
-        first_rows: float | None = None
-        all_rows: float | None = None
-        while clean.poll() is None:
-            rows, now = count_rows(clean_db), time.monotonic() - started
-            if rows and first_rows is None:
-                first_rows = now
-            if rows >= 1000 and all_rows is None:
-                all_rows = now
-            time.sleep(0.05)
-    duration = time.monotonic() - started
-    assert clean.returncode == 0, clean_log.read_text()[-2000:]
-    expected = decisions(clean_db)
-    assert len(expected) == 1000
-    assert first_rows is not None
-    ingest_end = all_rows if all_rows is not None else duration
+    settings = (f"NEWS_BATCH_SIZE={BATCH}", "LOG_LEVEL=WARNING", DEFAULT_WORKERS)
+    clean = run_scrapy(command, tmp_path / "clean.db", *settings)
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    expected = decisions(clean.database)
+    assert len(expected) == KILL_CORPUS
 
-    rng = random.Random(KILL_SEED)  # NEWSDEDUP_KILL_SEED replays another sequence
-    stored_at_kill = []
-    for trial in range(KILL_TRIALS):
+    for trial, (where, ready) in enumerate(KILL_POINTS):
         database = tmp_path / f"trial-{trial}.db"
-        # Every other kill at any moment of a run (start-up, migration, mid-batch, commit,
-        # close); the others while the clean run was committing: start-up and close take
-        # more than half of a run this size, and the mid-ingest kills are the hard case.
-        delay = rng.uniform(first_rows, ingest_end) if trial % 2 else rng.uniform(0, duration)
+        runs_before = run_rows(database)
         proc = subprocess.Popen(
             scrapy_command(command, database, *settings),
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(delay)
+        deadline = time.monotonic() + 300
+        while not ready(database, runs_before):
+            assert proc.poll() is None, f"{where}: the run ended before its kill"
+            assert time.monotonic() < deadline, f"{where}: never reached"
+            time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        where = f"trial {trial}, killed after {delay:.2f} s (seed {KILL_SEED})"
         check_consistent(database)
-        stored_at_kill.append(count_rows(database))
         rerun = run_scrapy(command, database, *settings)
         assert rerun.returncode == 0, (where, rerun.stderr[-2000:])
         check_consistent(database)
         assert decisions(database) == expected, where
-    # Most kills landed mid-ingest, not only before the first commit or after the last.
-    assert sum(0 < n < 1000 for n in stored_at_kill) >= KILL_TRIALS // 2, stored_at_kill
 
 
 STOP_CORPUS = 3000
@@ -235,6 +181,7 @@ def test_a_stop_signal_commits_and_closes_the_run_as_interrupted(tmp_path, signu
         database,
         "NEWS_BATCH_SIZE=1000",
         "NEWS_COMMIT_INTERVAL=0.2",
+        DEFAULT_WORKERS,
     )
     proc = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -9,7 +9,8 @@ import time
 from contextlib import closing
 
 from tests.conftest import ROOT, SAMPLE, run_scrapy, scrapy_command
-from tests.test_crash_safety import count_rows, write_corpus
+from tests.corpus import write_corpus
+from tests.test_crash_safety import count_rows
 
 
 def test_second_run_exits_nonzero_while_the_first_finishes(tmp_path):

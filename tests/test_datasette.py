@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from db import Base
+from db.models import Base
 from tests.conftest import ROOT, SAMPLE, run_scrapy
 
 datasette_app = pytest.importorskip("datasette.app", reason="the datasette extra is not installed")

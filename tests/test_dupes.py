@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from tests.conftest import ROOT, SAMPLE, run_scrapy, scrapy_command
+from tests.corpus import write_corpus
 
 
 def dupes(database, *args: str) -> subprocess.CompletedProcess[str]:
@@ -112,3 +113,20 @@ def test_dupes_refuses_apply_without_threshold(store):
     refused = dupes(store.database, "--apply")
     assert refused.returncode == 2
     assert "--apply needs --threshold" in refused.stderr
+
+
+def test_a_replay_at_the_crawls_own_threshold_changes_nothing(tmp_path, store):
+    """`scrapy dupes` decides with the crawl's band keys and best match: replayed at the
+    threshold the crawl used, no decision moves, on the samples and on a larger corpus of
+    lightly edited copies."""
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 240)
+    edited = run_scrapy(["crawl", "files", "-a", f"path={corpus}"], tmp_path / "edited.db")
+    assert edited.returncode == 0, edited.stderr[-2000:]
+    [(near,)] = edited.rows("SELECT COUNT(*) FROM articles WHERE similarity < 1")
+    assert near >= 20
+    for result, count in ((store, 38), (edited, 240)):
+        replay = dupes(result.database, "--threshold", "0.45")
+        assert replay.returncode == 0, replay.stderr
+        assert f"Replaying {count} stored signatures at threshold 0.45" in replay.stdout
+        assert "0 decisions would change" in replay.stdout

@@ -103,8 +103,11 @@ def test_hostile_title_and_url_are_stored_and_searched_verbatim(tmp_path, crawl_
     # Without --literal the same words are FTS5 syntax, and malformed: refused, exit 2.
     refused = subprocess.run(
         scrapy_command(["search", HOSTILE_TITLE], result.database),
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert refused.returncode == 2
     assert "malformed search query" in refused.stderr
     assert result.rows("SELECT COUNT(*) FROM articles") == [(2,)]

@@ -71,8 +71,11 @@ def test_xml_entities_are_never_expanded_or_fetched(hostile, tmp_path):
     # No entity was resolved: not the billion laughs, not the local file, not the URL.
     requested = hostile.requests()
     assert not any("/xxe-probe" in line or SECRET in line or "lollol" in line for line in requested)
-    assert result.rows("SELECT COUNT(*) FROM articles WHERE text LIKE ? OR url LIKE ?",
-                       f"%{SECRET}%", f"%{SECRET}%") == [(0,)]  # fmt: skip
+    assert result.rows(
+        "SELECT COUNT(*) FROM articles WHERE text LIKE ? OR url LIKE ?",
+        f"%{SECRET}%",
+        f"%{SECRET}%",
+    ) == [(0,)]
     # Each listing's declarations were removed, logged and counted; the references left
     # behind became the site's root, requested once (a 404).
     assert result.reasons() == {"xml_entities": 4, "http_404": 1}
@@ -120,11 +123,20 @@ def test_malformed_feeds_and_sitemaps(hostile, tmp_path):
     assert "root element is 'rss'" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_sitemap_of_a_million_urls_is_streamed_and_cut_off(hostile, tmp_path):
-    limits = ("NEWS_SITEMAP_MAX_URLS=300", "NEWS_LISTING_MAX_BYTES=64000000",
-              "CONCURRENT_REQUESTS_PER_DOMAIN=16", "LOG_LEVEL=WARNING")  # fmt: skip
-    args = ["crawl", "news", "-a", f"sitemap={hostile.base}/huge-sitemap.xml,"
-            f"{hostile.base}/list.xml?{GOOD_PATHS[0]}"]  # fmt: skip
+    limits = (
+        "NEWS_SITEMAP_MAX_URLS=300",
+        "NEWS_LISTING_MAX_BYTES=64000000",
+        "CONCURRENT_REQUESTS_PER_DOMAIN=16",
+        "LOG_LEVEL=WARNING",
+    )
+    args = [
+        "crawl",
+        "news",
+        "-a",
+        f"sitemap={hostile.base}/huge-sitemap.xml,{hostile.base}/list.xml?{GOOD_PATHS[0]}",
+    ]
     small = ["crawl", "news", "-a", f"sitemap={hostile.base}/rss-as-sitemap.xml"]
     baseline_status, baseline_rss = crawl_rss(
         scrapy_command(small, tmp_path / "small.db", *FAST, *limits)
@@ -184,8 +196,9 @@ def test_redirect_loops_chains_and_escapes(hostile, tmp_path):
     assert result.logged(f"{hostile.base}/to-file", "unsupported_scheme")
     assert result.logged(f"{hostile.base}/to-elsewhere", "offsite")
     # REDIRECT_MAX_TIMES (10) redirects were followed, then the chain was given up.
-    assert max(int(line.rsplit("/", 1)[1]) for line in hostile.requests()
-               if " /chain/" in line) == 10  # fmt: skip
+    assert (
+        max(int(line.rsplit("/", 1)[1]) for line in hostile.requests() if " /chain/" in line) == 10
+    )
 
 
 def test_endless_pagination_and_nested_sitemap_indexes_stop(hostile, tmp_path):

@@ -29,15 +29,18 @@ def partner(tmp_path: Path) -> Iterator[Site]:
 def crawl_publisher(site: Site, database: Path) -> CrawlResult:
     return run_scrapy(
         [
-            "crawl", "news",
-            "-a", f"sitemap={site.base}/sitemap_index.xml",
-            "-a", f"feed={site.base}/rss.xml,{site.base}/atom.xml",
+            "crawl",
+            "news",
+            "-a",
+            f"sitemap={site.base}/sitemap_index.xml",
+            "-a",
+            f"feed={site.base}/rss.xml,{site.base}/atom.xml",
         ],
         database,
         *FAST,
         "DOWNLOAD_MAXSIZE=100000",
         "RETRY_TIMES=2",
-    )  # fmt: skip
+    )
 
 
 PUBLISHED = {
@@ -50,7 +53,7 @@ PUBLISHED = {
     "/flaky.html": ("La start-up lyonnaise Batisol", "2026-10-07", "fr"),
     "/legacy.html": ("Saint-Aubin : la Loire amorce sa décrue", "2026-10-08", "fr"),
     "/latin1.html": ("Rénovation énergétique : Thermea reprend", "2026-10-08", "fr"),
-}  # fmt: skip
+}
 
 
 def test_publisher_site_is_stored_once_and_cleanly(site, tmp_path):
@@ -65,8 +68,14 @@ def test_publisher_site_is_stored_once_and_cleanly(site, tmp_path):
         assert published.startswith(date), path
         assert stored_language == language, path
         assert site_name == "The Valley Courier"
-        for boilerplate in ("Related articles", "Articles connexes", "Leave a comment",
-                            "Laisser un commentaire", "All rights reserved", "Admin"):  # fmt: skip
+        for boilerplate in (
+            "Related articles",
+            "Articles connexes",
+            "Leave a comment",
+            "Laisser un commentaire",
+            "All rights reserved",
+            "Admin",
+        ):
             assert boilerplate not in text, (path, boilerplate)
     # Windows-1252 without any declaration: accents intact.
     assert "découvrent les dégâts" in by_path["/legacy.html"][0]
@@ -155,11 +164,17 @@ def test_no_source_reachable_fails_the_run(tmp_path):
 
 def test_private_addresses_are_refused_by_default(site, tmp_path):
     result = run_scrapy(
-        ["crawl", "news", "-a", f"sitemap={site.base}/sitemap_index.xml",
-         "-a", f"start=http://localhost:{site.port}/"],
+        [
+            "crawl",
+            "news",
+            "-a",
+            f"sitemap={site.base}/sitemap_index.xml",
+            "-a",
+            f"start=http://localhost:{site.port}/",
+        ],
         tmp_path / "news.db",
         "AUTOTHROTTLE_ENABLED=False",
-    )  # fmt: skip
+    )
     assert site.requests() == []  # not even robots.txt reached the server
     assert result.returncode == 1  # and so no source could be reached
     assert f"Refused {site.base}/sitemap_index.xml: 127.0.0.1 resolves to non-public" in (

@@ -10,8 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
-from db import ArticleRecord, Base, Store
-from db.store import utcnow
+from db.models import Article, Base
+from db.records import ARTICLE_COLUMNS, ArticleRecord, utcnow
+from db.store import Store
 
 
 def test_migrations_build_exactly_the_models(tmp_path):
@@ -153,3 +154,10 @@ def test_per_article_statements_run_in_the_batch_and_fail_as_sqlalchemy_errors(s
         ]
     finally:
         store.close()
+
+
+def test_the_article_record_declares_exactly_the_stored_columns():
+    """ArticleRecord is the one list of an article's fields: storage writes those columns,
+    and every column of ``articles`` but the keys the store assigns is one of them."""
+    assigned = {"id", "run_id"}
+    assert set(ARTICLE_COLUMNS) == {c.name for c in Article.__table__.columns} - assigned

@@ -15,8 +15,10 @@ from story_quality import STORIES, evaluate_stories
 
 
 def stories_by_seed(result) -> dict[str, int]:
-    return {Path(url).name[:3]: story for url, story in result.rows(
-        "SELECT url, story_id FROM articles")}  # fmt: skip
+    return {
+        Path(url).name[:3]: story
+        for url, story in result.rows("SELECT url, story_id FROM articles")
+    }
 
 
 def test_seed_stories_in_any_order_and_across_reruns(seeds, tmp_path):
@@ -41,8 +43,10 @@ def test_seed_stories_in_any_order_and_across_reruns(seeds, tmp_path):
         shutil.copy(path, reversed_dir / f"{rank}-{path.name}")
     other = run_scrapy(["crawl", "files", "-a", f"path={reversed_dir}"], tmp_path / "b.db")
     assert other.returncode == 0, other.stderr[-2000:]
-    by_seed = {Path(url).name.split("-", 1)[1][:3]: s for url, s in other.rows(
-        "SELECT url, story_id FROM articles")}  # fmt: skip
+    by_seed = {
+        Path(url).name.split("-", 1)[1][:3]: s
+        for url, s in other.rows("SELECT url, story_id FROM articles")
+    }
     assert by_seed["001"] == by_seed["002"]
     assert len(set(by_seed.values())) == 4
 
@@ -124,10 +128,15 @@ def test_the_time_window_keeps_a_later_event_apart(tmp_path):
     apart = run_scrapy(["crawl", "files", "-a", f"path={folder}"], tmp_path / "week.db")
     assert apart.returncode == 0, apart.stderr[-2000:]
     assert [d[:10] for (d,) in apart.rows("SELECT published_at FROM articles ORDER BY id")] == [
-        "2026-01-05", "2026-03-20"]  # fmt: skip
+        "2026-01-05",
+        "2026-03-20",
+    ]
     assert len(apart.rows("SELECT DISTINCT story_id FROM articles")) == 2
 
-    wide = run_scrapy(["crawl", "files", "-a", f"path={folder}"], tmp_path / "wide.db",
-                      "NEWS_STORY_WINDOW_DAYS=90")  # fmt: skip
+    wide = run_scrapy(
+        ["crawl", "files", "-a", f"path={folder}"],
+        tmp_path / "wide.db",
+        "NEWS_STORY_WINDOW_DAYS=90",
+    )
     assert wide.returncode == 0, wide.stderr[-2000:]
     assert len(wide.rows("SELECT DISTINCT story_id FROM articles")) == 1

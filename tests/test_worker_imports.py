@@ -63,6 +63,7 @@ def test_a_worker_cleans_and_signs_without_scrapy_the_store_or_datasketch():
     here = Cleaner([]).clean("html", PAGE, "http://a.test/1", derivations)
     assert outcome.cleaned == here.cleaned
     assert outcome.derived == here.derived
-    assert len(outcome.derived["dedup"].signature) == 128 * 4
-    assert len(outcome.derived["dedup"].bands) == 32
-    assert len(outcome.derived["stories"][1]) == 64
+    assert outcome.derived.dedup is not None and outcome.derived.stories is not None
+    assert len(outcome.derived.dedup.signature) == 128 * 4
+    assert len(outcome.derived.dedup.bands) == 32
+    assert len(outcome.derived.stories.bands) == 64

@@ -41,8 +41,8 @@ def second_death(args: tuple[object, ...]) -> str:
     return f"lost {args[2]}"
 
 
-def run_pool(tmp_path: Path, tasks: list[tuple[str, int, str]]) -> tuple[list[object], list[int]]:
-    async def main() -> tuple[list[object], list[int]]:
+def run_pool(tmp_path: Path, tasks: list[tuple[str, Any, str]]) -> tuple[list[Any], list[int]]:
+    async def main() -> tuple[list[Any], list[int]]:
         pool = WorkerPool(2, start, work, (str(tmp_path),), on_second_death=second_death)
         try:
             futures = [pool.submit(*task) for task in tasks]
@@ -57,8 +57,8 @@ def run_pool(tmp_path: Path, tasks: list[tuple[str, int, str]]) -> tuple[list[ob
 
 def test_results_come_back_for_every_task_from_both_workers(tmp_path):
     results, pids = run_pool(tmp_path, [("slow", i, f"t{i}") for i in range(100)])
-    assert [r[0] for r in results] == [i * 2 for i in range(100)]  # type: ignore[index]
-    assert len({r[1] for r in results}) == 2  # type: ignore[index]
+    assert [r[0] for r in results] == [i * 2 for i in range(100)]
+    assert len({r[1] for r in results}) == 2
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]  # shut down
 
 
@@ -66,7 +66,7 @@ def test_documents_larger_than_the_pipe_buffer_mix_with_small_ones(tmp_path):
     sizes = [10, 3_000_000, 500, 200_000, 20, 1_000_000, 5] * 4
     tasks = [("length", "x" * size, f"t{i}") for i, size in enumerate(sizes)]
     results, _pids = run_pool(tmp_path, tasks)
-    assert [r[0] for r in results] == sizes  # type: ignore[index]
+    assert [r[0] for r in results] == sizes
 
 
 def test_a_failing_task_fails_alone_and_a_dying_one_is_tried_once_more(tmp_path, caplog):
@@ -78,9 +78,9 @@ def test_a_failing_task_fails_alone_and_a_dying_one_is_tried_once_more(tmp_path,
 
     assert isinstance(results[3], WorkerError)
     assert "ValueError: bad value 3" in str(results[3])
-    assert results[7][0] == 14  # type: ignore[index]
+    assert results[7][0] == 14
     assert results[12] == "lost t12"
-    assert [r[0] for i, r in enumerate(results) if i not in (3, 12)] == [  # type: ignore[index]
+    assert [r[0] for i, r in enumerate(results) if i not in (3, 12)] == [
         i * 2 for i in range(20) if i not in (3, 12)
     ]
     deaths = [r.getMessage() for r in caplog.records if "worker died" in r.getMessage()]

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SAMPLE, run_scrapy, scrapy_command
-from tests.test_crash_safety import count_rows, decisions, write_corpus
+from tests.corpus import write_corpus
+from tests.test_crash_safety import count_rows, decisions
 
 COLUMNS = "url, duplicate_of, similarity, story_id, title, text, language, published_at"
 
@@ -21,8 +22,11 @@ COLUMNS = "url, duplicate_of, similarity, story_id, title, text, language, publi
 def test_workers_store_exactly_what_one_process_stores(tmp_path):
     stores = {}
     for workers in ("1", "2"):
-        result = run_scrapy(["crawl", "files", "-a", f"path={SAMPLE}"],
-                            tmp_path / f"w{workers}.db", f"NEWS_WORKERS={workers}")  # fmt: skip
+        result = run_scrapy(
+            ["crawl", "files", "-a", f"path={SAMPLE}"],
+            tmp_path / f"w{workers}.db",
+            f"NEWS_WORKERS={workers}",
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         stores[workers] = result.rows(f"SELECT {COLUMNS} FROM articles ORDER BY id")
         # Worker CPU time is counted for the cleaning stage either way.
@@ -52,18 +56,22 @@ def workers_of(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path):
     corpus = tmp_path / "corpus"
     write_corpus(corpus, 400)
-    clean = run_scrapy(["crawl", "files", "-a", f"path={corpus}"], tmp_path / "clean.db",
-                       "NEWS_WORKERS=1")  # fmt: skip
+    clean = run_scrapy(
+        ["crawl", "files", "-a", f"path={corpus}"], tmp_path / "clean.db", "NEWS_WORKERS=1"
+    )
     assert clean.returncode == 0
 
     database = tmp_path / "news.db"
-    command = scrapy_command(["crawl", "files", "-a", f"path={corpus}"], database,
-                             "NEWS_WORKERS=2", "NEWS_BATCH_SIZE=20")  # fmt: skip
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    command = scrapy_command(
+        ["crawl", "files", "-a", f"path={corpus}"], database, "NEWS_WORKERS=2", "NEWS_BATCH_SIZE=20"
+    )
+    proc = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while count_rows(database) == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -79,6 +87,7 @@ def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path):
     assert "0 dropped, 0 errors" in stdout.splitlines()[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", ["mid_crawl", "while_workers_start"])
 def test_workers_leave_with_a_crawl_killed_outright(tmp_path, moment):
     corpus = tmp_path / "corpus"
