@@ -77,7 +77,8 @@ NEWS_TRAILER_MARKERS: list[str] = []
 NEWS_MINHASH_PERM = 128
 NEWS_SHINGLE_SIZE = 3
 NEWS_DEDUP_THRESHOLD = 0.45
-# Same-story grouping over story features; chosen on samples/stories (see docs/dedup-and-stories.md).
+# Same-story grouping over story features, chosen on samples/stories
+# (see docs/dedup-and-stories.md).
 NEWS_STORY_PERM = 128
 NEWS_STORY_THRESHOLD = 0.22
 # Two articles can share a story only if their dates (published, else fetched) are this close.

@@ -5,7 +5,7 @@ per-document derivations the cleaning stage makes for later stages, and closes t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -204,6 +204,26 @@ class CrawlStore:
         if self.stats is not None:
             self.stats.set_value(f"{STAT_PREFIX}run_id", self.run_id)
         logger.info("Run %d started; store %s", self.run_id, store.display_url)
+        return store
+
+    def open_stage(
+        self,
+        stage: str,
+        needed: Iterable[type],
+        attach: Callable[[Store], Derivation],
+    ) -> Store | None:
+        """``open`` for a stage that works on the cleaned text: ATTACH checks the store
+        against the stage's settings (NotConfigured or StoreError stop the run with their
+        message) and returns the derivation the stage wants made of every article."""
+        store = self.open(stage, needed)
+        if store is None:
+            return None
+        try:
+            derivation = attach(store)
+        except (NotConfigured, StoreError) as exc:
+            self.abort(str(exc))
+            return None
+        self.derive(derivation)
         return store
 
     def check_pipelines(self, stage: str, needed: Iterable[type] = ()) -> bool:

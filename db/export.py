@@ -13,7 +13,7 @@ from sqlalchemy import text
 from db.store import Store
 
 # The documented columns, in order (docs/schema.md). Signatures are not exported.
-DEDUP_COLUMNS = (
+_ARTICLE_COLUMNS = (
     "id",
     "url",
     "source",
@@ -24,21 +24,10 @@ DEDUP_COLUMNS = (
     "published_at",
     "language",
     "fetched_at",
-    "story_id",
-    "run_id",
-    "duplicate_count",
 )
+DEDUP_COLUMNS = (*_ARTICLE_COLUMNS, "story_id", "run_id", "duplicate_count")
 ALL_COLUMNS = (
-    "id",
-    "url",
-    "source",
-    "title",
-    "author",
-    "site_name",
-    "text",
-    "published_at",
-    "language",
-    "fetched_at",
+    *_ARTICLE_COLUMNS,
     "content_hash",
     "duplicate_of",
     "similarity",

@@ -87,20 +87,15 @@ class DedupPipeline:
         )
 
     def open_spider(self) -> None:
-        store = self.crawl_store.open("DedupPipeline", (CleaningPipeline, StoragePipeline))
-        if store is None:
-            return  # the crawl's store logged why and is stopping the run
-        try:
-            self.attach(store)
-        except NotConfigured as exc:
-            self.crawl_store.abort(str(exc))
-            return
-        # Signatures need only the text: they are made beside the extraction, in the
-        # workers, and the crawl process keeps the look-ups in the store.
-        self.crawl_store.derive(self.fingerprint)
+        self.store = self.crawl_store.open_stage(
+            "DedupPipeline", (CleaningPipeline, StoragePipeline), self.attach
+        )
 
-    def attach(self, store: Store) -> None:
-        """Check the store's signature parameters and load its canonical articles."""
+    def attach(self, store: Store) -> TextFingerprint:
+        """Check the store's signature parameters and index its canonical articles. Returns
+        the fingerprint to make of every text: signatures need only the text, so they are
+        made beside the extraction, in the workers, and the crawl process keeps the look-ups
+        in the store."""
         stored = store.get_meta(META_KEY)
         if stored is None:
             store.set_meta(META_KEY, self.params.as_json())
@@ -129,7 +124,6 @@ class DedupPipeline:
                 applied,
                 self.threshold,
             )
-        self.store = store
         built = build_index(store, DEDUP_LSH, self.layout, store.iter_canonical_signatures())
         if built is not None:
             logger.info("Dedup index built in the store for %d canonical articles", built)
@@ -142,6 +136,7 @@ class DedupPipeline:
             self.threshold,
             *self.layout,
         )
+        return self.fingerprint
 
     def close_spider(self) -> None:
         self.store = None

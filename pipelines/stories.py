@@ -92,18 +92,13 @@ class StoryPipeline:
         )
 
     def open_spider(self) -> None:
-        store = self.crawl_store.open("StoryPipeline", (CleaningPipeline, StoragePipeline))
-        if store is None:
-            return  # the crawl's store logged why and is stopping the run
-        try:
-            self.attach(store)
-        except (NotConfigured, StoreError) as exc:
-            self.crawl_store.abort(str(exc))
-            return
-        # Story features need only the cleaned article: they are made in the workers.
-        self.crawl_store.derive(self.fingerprint)
+        self.store = self.crawl_store.open_stage(
+            "StoryPipeline", (CleaningPipeline, StoragePipeline), self.attach
+        )
 
-    def attach(self, store: Store) -> None:
+    def attach(self, store: Store) -> StoryFingerprint:
+        """Check the store's story parameters, sign and index what it lacks. Returns the
+        story fingerprint to make of every article, in the workers with the cleaning."""
         stored = store.get_meta(META_KEY)
         if stored is None:
             store.set_meta(META_KEY, self.signer.params_json())
@@ -113,7 +108,6 @@ class StoryPipeline:
                 f"NEWS_STORY_PERM now gives {self.signer.params_json()}. Use the setting the "
                 "store was built with, or a new store."
             )
-        self.store = store
         filled = self.backfill(store)
         built = build_index(store, STORY_LSH, self.layout, store.iter_story_signatures())
         if built is not None:
@@ -125,6 +119,7 @@ class StoryPipeline:
             *self.layout,
             filled,
         )
+        return self.fingerprint
 
     def backfill(self, store: Store) -> int:
         """Story signatures for canonical articles stored before stories existed. Done once
