@@ -48,8 +48,8 @@ TELNETCONSOLE_ENABLED = False
 # Cron runs need no control port.
 REMOTE_CONTROL_ENABLED = False
 # Scrapy checks every callback for a generator that returns a value by parsing its source,
-# and its cache of the answer misses for bound methods: half a millisecond per response,
-# about 1 % of an article's CPU. A test asks the question of our callbacks once instead.
+# and its cache of the answer misses for bound methods: 0.5 to 0.8 ms per response
+# (benchmarks/machinery.py). A test asks the question of our callbacks once instead.
 WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # --- newsdedup settings (each is documented in docs/settings.md; a test checks that) ---

@@ -141,7 +141,16 @@ class CrawlStore:
         """The crawl's instance, for COMPONENT's ``from_crawler``; NotConfigured without one."""
         found = crawler.get_extension(cls)
         if found is None:
-            raise NotConfigured(f"{component} needs crawler.store.CrawlStore in EXTENSIONS")
+            message = f"{component} needs crawler.store.CrawlStore in EXTENSIONS"
+
+            def stop(spider: Spider) -> None:
+                # Scrapy only disables the component: stop the run as it opens instead,
+                # once, whichever component says so first.
+                if crawler.stats is None or not crawler.stats.get_value(f"{STAT_PREFIX}run_status"):
+                    stop_run(crawler, f"Stopping the run: {message}", "misconfigured")
+
+            crawler.signals.connect(stop, signal=signals.spider_opened, weak=False)
+            raise NotConfigured(message)
         return found
 
     # -- derivations ---------------------------------------------------------------------------

@@ -30,10 +30,10 @@ class _DriverStatement:
 
     For the statements every article runs (dedup's and stories' look-ups, the bucket rows):
     with a crawl's other work between two articles, SQLAlchemy's Python path of ``execute``
-    runs from cold CPU caches and costs more than SQLite's own work. Measured on a store of
-    2,000 articles, with the caches emptied before each call: 0.32–0.49 ms a dedup look-up
-    through ``Connection.execute``, 0.14–0.16 ms on the cursor. Parameters go to the driver
-    as they are, so they must need no conversion; result columns get their type's own."""
+    runs from cold CPU caches and costs more than SQLite's own work: 0.41 ms a dedup look-up
+    through ``Connection.execute``, 0.23 ms on the cursor (benchmarks/machinery.py).
+    Parameters go to the driver as they are, so they must need no conversion; result
+    columns get their type's own."""
 
     def __init__(self, statement: Any, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)

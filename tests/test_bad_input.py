@@ -139,3 +139,38 @@ def test_a_setting_out_of_range_stops_the_run_before_anything_is_stored(
     assert f"Stopping the run: {stopped_by}Pipeline is disabled" in result.stderr
     assert "Traceback" not in result.stderr
     assert not database.exists()  # not even a run in the ledger
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        ("NEWS_LOCK_WAIT=-1", "NEWS_LOCK_WAIT must not be negative, got -1.0"),
+        ("NEWS_SQLITE_MMAP_MB=-5", "NEWS_SQLITE_MMAP_MB must not be negative, got -5"),
+        ("NEWS_DATABASE_URL=not a url", "NEWS_DATABASE_URL is not a database URL: 'not a url'"),
+    ],
+)
+def test_a_bad_store_setting_stops_the_run_before_anything_is_read(tmp_path, setting, reason):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / GOOD[0].name).write_bytes(GOOD[0].read_bytes())
+    database = tmp_path / "news.db"
+    result = run_scrapy(["crawl", "files", "-a", f"path={folder}"], database, setting)
+    assert result.returncode == 1
+    assert "failed (misconfigured)" in result.stdout
+    assert f"Stopping the run: {reason}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not database.exists()
+
+
+def test_a_crawl_without_its_store_component_stops_at_once(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / GOOD[0].name).write_bytes(GOOD[0].read_bytes())
+    database = tmp_path / "news.db"
+    without = 'EXTENSIONS={"crawler.extensions.ProgressLog": 500}'
+    result = run_scrapy(["crawl", "files", "-a", f"path={folder}"], database, without)
+    assert result.returncode == 1
+    assert result.stderr.count("Stopping the run:") == 1
+    assert "needs crawler.store.CrawlStore in EXTENSIONS" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not database.exists()
