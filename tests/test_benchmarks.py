@@ -85,3 +85,34 @@ def test_million_and_flat_modes_run_end_to_end(tmp_path):
     assert results["returncode"] == 0 and results["stored"] == 200
     assert results["samples"]
     assert all(0 < s["crawl_anon_mb"] <= s["crawl_mb"] for s in results["samples"])
+
+
+@pytest.mark.slow
+def test_machinery_benchmark_measures_each_piece(tmp_path):
+    output = tmp_path / "machinery.json"
+    args = ["--pages", "30", "--rounds", "1", "--output", str(output)]
+    run = subprocess.run(
+        [sys.executable, "benchmarks/machinery.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(output.read_text())
+    crawl = results["crawl"]
+    assert set(crawl["median_gc_ms_per_page"]) == {"as shipped", "without gc.freeze"}
+    assert all(v > 0 for v in crawl["median_cpu_ms_per_page"].values())
+    # The collector ran in both crawls, and was timed.
+    assert all(v > 0 for v in crawl["median_gc_ms_per_page"].values())
+    assert results["lookups"]["lookups"] == 30
+    assert all(v > 0 for v in results["lookups"]["median_ms"].values())
+    imports = results["worker_imports"]
+    assert imports["boot line"]["cpu_s"] > 0 and imports["boot line"]["peak_mb"] > 0
+    # What spawn imported is a superset of the boot line's.
+    assert imports["spawn"]["peak_mb"] > imports["boot line"]["peak_mb"]
+    checks = results["generator_check"]["ms_per_response"]
+    assert set(checks) == {"FilesSpider.parse_file", "NewsSpider.parse"}
+    assert all(v > 0 for v in checks.values())
+    assert "in the garbage collector:" in run.stdout
