@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -10,6 +12,31 @@ from sqlalchemy.engine import make_url
 
 from db.base import StoreError
 from db.store import Store
+
+# Characters that reorder or hide what follows them on a terminal (bidi controls): a title
+# stored with them is shown with them escaped, so that it cannot disguise the lines around it.
+_BIDI_RE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: str | None) -> str:
+    """TEXT as a command prints it: bidi controls escaped as \\uXXXX."""
+    return _BIDI_RE.sub(lambda match: f"\\u{ord(match.group()):04x}", text or "")
+
+
+# The largest count or id a command takes: SQLite's integers stop at 2**63 - 1, and a
+# larger number would fail in the driver instead of on the command line.
+MAX_COUNT = 1_000_000_000
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number from 0 to MAX_COUNT (--limit, --runs, --run)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= number <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_COUNT}, got {text}")
+    return number
 
 
 class StoreCommand(ScrapyCommand):

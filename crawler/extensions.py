@@ -14,6 +14,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
+from crawler.rules import value
+
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
@@ -37,8 +39,8 @@ class ProgressLog:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ProgressLog:
-        interval = crawler.settings.getfloat("NEWS_PROGRESS_INTERVAL")
-        if interval <= 0:
+        interval = value(crawler.settings, "NEWS_PROGRESS_INTERVAL")
+        if interval == 0:
             raise NotConfigured("NEWS_PROGRESS_INTERVAL is 0: no progress lines")
         assert crawler.stats is not None
         extension = cls(crawler.stats, interval)

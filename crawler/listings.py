@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from scrapy.exceptions import NotConfigured
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 
 # What Scrapy's IgnoreRequest messages mean, as drop reasons.
@@ -44,6 +43,9 @@ def parse_listing_date(value: str | None) -> datetime | None:
 
 # A document type declaration, with its internal subset if it has one.
 DOCTYPE_RE = re.compile(rb"<!DOCTYPE\b[^\[>]*(?:\[.*?\]\s*)?>", re.DOTALL)
+# What may come before it: a byte-order mark, the XML declaration, processing instructions,
+# comments and white space, however long.
+PROLOG_RE = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
 
 
 def without_dtd(body: bytes) -> bytes | None:
@@ -54,8 +56,9 @@ def without_dtd(body: bytes) -> bytes | None:
     them here, but on meeting an expansion bomb it stops parsing, which would lose the good
     entries after it. Without the declarations, the references are only unknown entities.
     """
-    start = body.find(b"<!DOCTYPE", 0, 4096)
-    match = DOCTYPE_RE.match(body, start) if start >= 0 else None
+    prolog = PROLOG_RE.match(body)
+    start = prolog.end() if prolog is not None else 0
+    match = DOCTYPE_RE.match(body, start)
     if match is None or b"<!ENTITY" not in match.group(0):
         return None
     return body[:start] + body[match.end() :]
@@ -65,14 +68,34 @@ def split_urls(value: str | None) -> list[str]:
     return [url.strip() for url in (value or "").split(",") if url.strip()]
 
 
+SOURCE_KEYS = ("sitemaps", "feeds", "start")
+
+
 def load_sources(path: str) -> dict[str, list[str]]:
-    """A TOML file of ``[[site]]`` tables with ``sitemaps``, ``feeds`` and ``start`` lists."""
+    """A TOML file of ``[[site]]`` tables with ``sitemaps``, ``feeds`` and ``start`` lists;
+    ValueError, in one line, for a file that cannot be read or is not of that shape."""
     try:
         data = tomllib.loads(Path(path).read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise NotConfigured(f"cannot read sources file {path}: {exc}") from exc
-    found: dict[str, list[str]] = {"sitemaps": [], "feeds": [], "start": []}
-    for site in data.get("site", []):
-        for key in found:
-            found[key] += [str(url) for url in site.get(key, [])]
+    except OSError as exc:
+        raise ValueError(f"cannot read sources file {path}: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"sources file {path} is not valid TOML: {exc}") from exc
+    sites = data.get("site", [])
+    if not isinstance(sites, list) or not all(isinstance(site, dict) for site in sites):
+        raise ValueError(f"sources file {path}: sites are [[site]] tables, one per site")
+    found: dict[str, list[str]] = {key: [] for key in SOURCE_KEYS}
+    for number, site in enumerate(sites, 1):
+        for key in set(site) - set(SOURCE_KEYS):
+            raise ValueError(
+                f"sources file {path}: site {number} has an unknown key {key!r} "
+                f"(known: {', '.join(SOURCE_KEYS)})"
+            )
+        for key in SOURCE_KEYS:
+            urls = site.get(key, [])
+            if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+                raise ValueError(
+                    f"sources file {path}: site {number}: {key} must be a list of URLs, "
+                    f'like {key} = ["https://example.org/…"], got {urls!r}'
+                )
+            found[key] += urls
     return found

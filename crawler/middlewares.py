@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from w3lib.url import safe_url_string
 
+from crawler.rules import value
 from crawler.store import CrawlStore, store_closing
 from crawler.urls import in_domains, stored_url
 from db.records import utcnow
@@ -55,7 +56,7 @@ class PrivateAddressGuard:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PrivateAddressGuard:
-        if crawler.settings.getbool("NEWS_ALLOW_PRIVATE_ADDRESSES"):
+        if value(crawler.settings, "NEWS_ALLOW_PRIVATE_ADDRESSES"):
             raise NotConfigured("NEWS_ALLOW_PRIVATE_ADDRESSES is set")
         return cls(crawler)
 
@@ -154,7 +155,7 @@ class StoredArticleFilter:
         return cls(
             crawler,
             CrawlStore.of(crawler, "StoredArticleFilter"),
-            crawler.settings.getbool("NEWS_REFRESH"),
+            value(crawler.settings, "NEWS_REFRESH"),
         )
 
     def process_request(self, request: Request, spider: Any = None) -> None:

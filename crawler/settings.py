@@ -12,6 +12,11 @@ ITEM_PIPELINES = {
     "pipelines.storage.StoragePipeline": 300,
 }
 
+DOWNLOAD_HANDLERS = {
+    # The files source's reads: the very file it checked, never a symlink swapped in.
+    "file": "crawler.filehandler.CheckedFileDownloadHandler",
+}
+
 DOWNLOADER_MIDDLEWARES = {
     # Before the redirect middleware (600) sees responses, after it re-issues requests.
     # First: nothing else should even consider a request to an internal address.
@@ -95,5 +100,7 @@ NEWS_SITEMAP_MAX_URLS = 50_000
 NEWS_LISTING_MAX_BYTES = 50 * 1024 * 1024
 # Request article URLs again even when they are already stored.
 NEWS_REFRESH = False
-# The files source skips files larger than this many bytes.
+# The files source skips files larger than this many bytes, and folders nested deeper than
+# this below the folder it was given.
 NEWS_FILES_MAX_BYTES = 10 * 1024 * 1024
+NEWS_FILES_MAX_DEPTH = 100

@@ -13,9 +13,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
+from crawler.rules import checked
 from db.base import StoreError
 from db.records import RunCounts
 from db.runs import StoreBusy
@@ -109,32 +108,21 @@ class CrawlStore:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlStore:
         settings = crawler.settings
-        extension = cls(
-            database_url=settings.get("NEWS_DATABASE_URL") or "",
-            lock_wait=settings.getfloat("NEWS_LOCK_WAIT"),
-            mmap_mb=settings.getint("NEWS_SQLITE_MMAP_MB"),
-            crawler=crawler,
-        )
         # Not NotConfigured: without this component no stage could store anything, and
         # Scrapy would only warn. The first stage to open the store stops the run instead.
-        extension.misconfigured = extension.check_settings()
+        try:
+            extension = cls(
+                database_url=checked(settings, "NEWS_DATABASE_URL"),
+                lock_wait=checked(settings, "NEWS_LOCK_WAIT"),
+                mmap_mb=checked(settings, "NEWS_SQLITE_MMAP_MB"),
+                crawler=crawler,
+            )
+        except ValueError as exc:
+            extension = cls(database_url="", lock_wait=0.0, mmap_mb=0, crawler=crawler)
+            extension.misconfigured = str(exc)
         # spider_closed comes after every pipeline's close_spider and carries the reason.
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
-
-    def check_settings(self) -> str | None:
-        """What is wrong with this component's settings, in one line, or None."""
-        if not self.database_url:
-            return "NEWS_DATABASE_URL is empty"
-        try:
-            make_url(self.database_url)
-        except ArgumentError:
-            return f"NEWS_DATABASE_URL is not a database URL: {self.database_url!r}"
-        if self.lock_wait < 0:
-            return f"NEWS_LOCK_WAIT must not be negative, got {self.lock_wait}"
-        if self.mmap_mb < 0:
-            return f"NEWS_SQLITE_MMAP_MB must not be negative, got {self.mmap_mb}"
-        return None
 
     @classmethod
     def of(cls, crawler: Crawler, component: str) -> CrawlStore:

@@ -12,6 +12,18 @@ from sqlalchemy.engine import make_url
 logger = logging.getLogger(__name__)
 
 
+def sqlite_files(url: str) -> list[Path]:
+    """The files of a SQLite store (the database, its WAL and shared-memory files); none for
+    another database or an in-memory one."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return []
+    if database.startswith("file:"):
+        database = database[len("file:") :].split("?", 1)[0]
+    return [Path(database + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+
+
 def make_engine(
     url: str, *, writer: bool = True, busy_timeout_ms: int = 30_000, mmap_bytes: int = 0
 ) -> Engine:

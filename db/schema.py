@@ -26,17 +26,37 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> set[str]:
+    """Every schema revision this code has a migration for."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return {script.revision for script in scripts.walk_revisions()}
+
+
 class Migrations(StoreBase):
     """Bringing a store to this code's schema, and telling when it is not."""
 
     def migrate(self) -> None:
-        """Run Alembic's ``upgrade head`` in place; a no-op on a current store."""
+        """Run Alembic's ``upgrade head`` in place; a no-op on a current store. A store at a
+        revision this code does not know was written by a later version: refused, before
+        Alembic would fail on it."""
         assert self._engine is not None
         cfg = alembic_config()
         with self._engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+            self.refuse_newer(current)
+            if current == head_revision():
+                return  # Alembic's upgrade would load its environment to do nothing
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
             conn.commit()
+
+    def refuse_newer(self, current: str | None) -> None:
+        if current is not None and current not in known_revisions():
+            raise StoreError(
+                f"the store {self.display_url} was written by a newer newsdedup (schema "
+                f"revision {current}; this version knows up to {head_revision()}): "
+                "upgrade newsdedup to use it"
+            )
 
     def revision(self) -> str | None:
         """The schema revision the store is at (None for an empty database)."""
@@ -45,6 +65,7 @@ class Migrations(StoreBase):
     def require_current(self) -> None:
         """For read-only tools: refuse a store whose schema is older than this code's."""
         current, head = self.revision(), head_revision()
+        self.refuse_newer(current)
         if current != head:
             raise StoreError(
                 f"the store {self.display_url} is at schema revision {current or 'none'}, "

@@ -24,6 +24,9 @@ class Store(Migrations, RunLedger, Lookups, Writes):
             if self.writer:
                 self.migrate()
             self._conn = self._engine.connect()
+        except StoreError:
+            self.close()
+            raise
         except (SQLAlchemyError, OSError) as exc:
             self.close()
             raise StoreError(f"cannot open store {self.display_url}: {exc}") from exc

@@ -8,9 +8,10 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import DropItem
 
 from crawler.items import ArticleItem, Derivation
+from crawler.rules import value
 from crawler.store import CrawlStore
 from pipelines.cleaner import Cleaner, Outcome, clean_in_worker, start_worker
 from pipelines.workerpool import WorkerPool
@@ -58,16 +59,10 @@ class CleaningPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CleaningPipeline:
         settings = crawler.settings
-        min_chars = settings.getint("NEWS_MIN_TEXT_CHARS")
-        if min_chars < 1:
-            raise NotConfigured(f"NEWS_MIN_TEXT_CHARS must be at least 1, got {min_chars}")
-        workers = settings.getint("NEWS_WORKERS") or os.cpu_count() or 1
-        if workers < 1:
-            raise NotConfigured(f"NEWS_WORKERS must be 0 (every core) or more, got {workers}")
         return cls(
-            min_text_chars=min_chars,
-            extra_markers=settings.getlist("NEWS_TRAILER_MARKERS"),
-            workers=workers,
+            min_text_chars=value(settings, "NEWS_MIN_TEXT_CHARS"),
+            extra_markers=value(settings, "NEWS_TRAILER_MARKERS"),
+            workers=value(settings, "NEWS_WORKERS") or os.cpu_count() or 1,
             crawl_store=CrawlStore.of(crawler, "CleaningPipeline"),
             stats=crawler.stats,
         )

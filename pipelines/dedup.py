@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
+from crawler.rules import value
 from crawler.store import CrawlStore
 from db.base import DEDUP_LSH
 from db.records import CanonicalMatch
 from db.store import Store
 from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
-from pipelines.lsh import best_match, build_index, lsh_layout
+from pipelines.lsh import META_KEY, THRESHOLD_META, best_match, build_index, lsh_layout
 from pipelines.signatures import (
     SHINGLE_HASH,
     Layout,
@@ -30,10 +31,6 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
-
-META_KEY = "minhash"
-# Set by `scrapy dupes --threshold X --apply`: the threshold the stored decisions follow.
-THRESHOLD_META = "dedup_threshold"
 
 
 def text_fingerprint(params: SignatureParams, layout: Layout) -> TextFingerprint:
@@ -68,20 +65,13 @@ class DedupPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupPipeline:
         settings = crawler.settings
-        num_perm = settings.getint("NEWS_MINHASH_PERM")
-        shingle_size = settings.getint("NEWS_SHINGLE_SIZE")
-        threshold = settings.getfloat("NEWS_DEDUP_THRESHOLD")
-        if not 16 <= num_perm <= 1024:
-            raise NotConfigured(f"NEWS_MINHASH_PERM must be within 16..1024, got {num_perm}")
-        if not 1 <= shingle_size <= 20:
-            raise NotConfigured(f"NEWS_SHINGLE_SIZE must be within 1..20, got {shingle_size}")
-        if not 0.0 < threshold <= 1.0:
-            raise NotConfigured(f"NEWS_DEDUP_THRESHOLD must be in (0, 1], got {threshold}")
         return cls(
             params=SignatureParams(
-                num_perm=num_perm, shingle_size=shingle_size, shingle_hash=SHINGLE_HASH
+                num_perm=value(settings, "NEWS_MINHASH_PERM"),
+                shingle_size=value(settings, "NEWS_SHINGLE_SIZE"),
+                shingle_hash=SHINGLE_HASH,
             ),
-            threshold=threshold,
+            threshold=value(settings, "NEWS_DEDUP_THRESHOLD"),
             crawl_store=CrawlStore.of(crawler, "DedupPipeline"),
             stats=crawler.stats,
         )

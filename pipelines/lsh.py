@@ -7,8 +7,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Protocol, TypeVar
 
-from datasketch import MinHashLSH
-
 from db.store import Store
 from pipelines.signatures import Layout, band_keys, estimated_jaccard
 
@@ -17,8 +15,18 @@ from pipelines.signatures import Layout, band_keys, estimated_jaccard
 LSH_WEIGHTS = (0.3, 0.7)
 
 
+# The store's news_meta keys: the signature parameters, and the threshold that
+# `scrapy dupes --threshold X --apply` last decided the stored duplicates at.
+META_KEY = "minhash"
+THRESHOLD_META = "dedup_threshold"
+
+
 def lsh_layout(threshold: float, num_perm: int) -> Layout:
     """datasketch's band layout for this threshold, leaning toward recall (LSH_WEIGHTS)."""
+    # Imported here: datasketch brings scipy (0.4 s), which only a crawl's start and
+    # `scrapy dupes` need, not every command that imports this module.
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
     return lsh.b, lsh.r
 

@@ -7,9 +7,10 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import DropItem
 
 from crawler.items import ArticleItem
+from crawler.rules import value
 from crawler.store import STAT_PREFIX, CrawlStore, store_failed
 from db.base import StoreError
 from pipelines.cputime import timed
@@ -53,16 +54,10 @@ class StoragePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoragePipeline:
         settings = crawler.settings
-        batch_size = settings.getint("NEWS_BATCH_SIZE")
-        if batch_size < 1:
-            raise NotConfigured(f"NEWS_BATCH_SIZE must be at least 1, got {batch_size}")
-        interval = settings.getfloat("NEWS_COMMIT_INTERVAL")
-        if interval <= 0:
-            raise NotConfigured(f"NEWS_COMMIT_INTERVAL must be positive, got {interval}")
         pipeline = cls(
             crawl_store=CrawlStore.of(crawler, "StoragePipeline"),
-            batch_size=batch_size,
-            commit_interval=interval,
+            batch_size=value(settings, "NEWS_BATCH_SIZE"),
+            commit_interval=value(settings, "NEWS_COMMIT_INTERVAL"),
             stats=crawler.stats,
         )
         crawler.signals.connect(pipeline.discard_batch, signal=store_failed)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
+from crawler.rules import value
 from crawler.store import CrawlStore
 from db.base import STORY_LSH, StoreError
 from db.records import StoryMatch
@@ -74,19 +75,10 @@ class StoryPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoryPipeline:
         settings = crawler.settings
-        num_perm = settings.getint("NEWS_STORY_PERM")
-        threshold = settings.getfloat("NEWS_STORY_THRESHOLD")
-        window = settings.getfloat("NEWS_STORY_WINDOW_DAYS")
-        if not 16 <= num_perm <= 1024:
-            raise NotConfigured(f"NEWS_STORY_PERM must be within 16..1024, got {num_perm}")
-        if not 0.0 < threshold <= 1.0:
-            raise NotConfigured(f"NEWS_STORY_THRESHOLD must be in (0, 1], got {threshold}")
-        if window <= 0:
-            raise NotConfigured(f"NEWS_STORY_WINDOW_DAYS must be > 0, got {window}")
         return cls(
-            num_perm=num_perm,
-            threshold=threshold,
-            window=timedelta(days=window),
+            num_perm=value(settings, "NEWS_STORY_PERM"),
+            threshold=value(settings, "NEWS_STORY_THRESHOLD"),
+            window=timedelta(days=value(settings, "NEWS_STORY_WINDOW_DAYS")),
             crawl_store=CrawlStore.of(crawler, "StoryPipeline"),
             stats=crawler.stats,
         )

@@ -48,7 +48,6 @@ STOPWORDS = frozenset(
 )
 
 _TOKEN_RE = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
-_TOKEN_SPLIT_RE = re.compile(f"({_TOKEN_RE.pattern})")
 # 2 000 · 2,000 · 9,2 · 1.2 · 3.5 · 46 (spaces inside French thousands included)
 # (The look-ahead first lets the engine reject a non-digit before trying the look-behind.)
 _NUMBER_RE = re.compile(r"(?=\d)(?<![\w.,])(?:\d{1,3}(?:[  \u202f]\d{3})+(?!\d)|\d+(?:[.,]\d+)*)")
@@ -92,14 +91,19 @@ def names(title: str, text: str) -> set[str]:
     inside: set[str] = set()
     # The title only ever opens: every word of it is skipped, so only the text is read.
     for line in text.splitlines():
-        # [gap, word, gap, word, …, gap]: the gap before word i is parts[i - 1].
-        parts = _TOKEN_SPLIT_RE.split(line)
-        for i in range(3, len(parts), 2):  # the line's first word opens it
-            word = parts[i]
-            if word[0].isupper() and not _BREAK_RE.search(parts[i - 1]):
+        # Word by word, never a list of a line's words: one line may be a whole long text.
+        previous_end = -1  # the line's first word opens it
+        for match in _TOKEN_RE.finditer(line):
+            word, start = match.group(), match.start()
+            if (
+                previous_end >= 0
+                and word[0].isupper()
+                and not _BREAK_RE.search(line, previous_end, start)
+            ):
                 folded = fold(word)
                 if folded not in STOPWORDS and len(folded) > 1:
                     inside.add(folded)
+            previous_end = match.end()
     return inside
 
 
@@ -107,7 +111,7 @@ def key_terms(text: str, excluded: set[str]) -> list[str]:
     """The content words the text repeats most (ties: first seen first)."""
     # Counter keeps first-seen order and most_common sorts stably, so filtering the counted
     # words afterwards ranks them as counting only the kept ones would.
-    counts = Counter(map(fold, _TOKEN_RE.findall(normalize_text(text))))
+    counts = Counter(fold(match.group()) for match in _TOKEN_RE.finditer(normalize_text(text)))
     kept = Counter(
         {
             word: count

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 # Typographic variants that copies of one article disagree on; NFKC leaves these alone.
 _PUNCT = {
@@ -36,6 +37,15 @@ _WORD_RE = re.compile(r"\w+")
 # C0/C1 controls other than tab and newline: never meaningful in an article, and PostgreSQL
 # refuses NUL in text columns.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters that render
+# as nothing, such as soft hyphens, zero-width spaces and joiners, bidi controls, variation
+# selectors and tags. A copy sprinkled with them reads the same, so the fingerprints drop
+# them; the stored text keeps them.
+_IGNORABLE_RE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 
 
 def strip_controls(text: str) -> str:
@@ -44,8 +54,9 @@ def strip_controls(text: str) -> str:
 
 
 def normalize_text(text: str) -> str:
-    """NFKC, plain quotes, apostrophes and dashes, case folded, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", text)
+    """Default-ignorable characters dropped, NFKC, plain quotes, apostrophes and dashes, case
+    folded, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", _IGNORABLE_RE.sub("", text))
     text = _PUNCT_RE.sub(lambda match: _PUNCT[match.group()], text).casefold()
     # str.split() and re's \s agree on what whitespace is (both use Py_UNICODE_ISSPACE).
     return " ".join(text.split())
@@ -54,3 +65,8 @@ def normalize_text(text: str) -> str:
 def words(normalized: str) -> list[str]:
     """The word tokens of normalized text; punctuation is not part of a shingle."""
     return _WORD_RE.findall(normalized)
+
+
+def iter_words(normalized: str) -> Iterator[str]:
+    """:func:`words`, one at a time, for texts too long to hold as a list of words."""
+    return (match.group() for match in _WORD_RE.finditer(normalized))

@@ -99,6 +99,28 @@ def serving(log: Path, script: str = "site_server.py") -> Iterator[Site]:
         proc.wait()
 
 
+@pytest.fixture(scope="session")
+def sample_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus crawled once per test process (see sample_store)."""
+    database = tmp_path_factory.mktemp("sample") / "news.db"
+    result = run_scrapy(["crawl", "files", "-a", f"path={SAMPLE}"], database)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return database
+
+
+@pytest.fixture
+def sample_store(sample_master: Path, tmp_path: Path) -> CrawlResult:
+    """A store holding the sample corpus, as one `scrapy crawl files` run left it: a copy of
+    the session's, for the test to read or change."""
+    database = tmp_path / "sample" / "news.db"
+    database.parent.mkdir()
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{sample_master}{suffix}")
+        if source.exists():
+            shutil.copyfile(source, f"{database}{suffix}")
+    return CrawlResult(0, "", "", database)
+
+
 @pytest.fixture
 def database(tmp_path: Path) -> Path:
     return tmp_path / "store" / "news.db"

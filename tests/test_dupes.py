@@ -22,10 +22,8 @@ def dupes(database, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def store(tmp_path):
-    result = run_scrapy(["crawl", "files", "-a", f"path={SAMPLE}"], tmp_path / "news.db")
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result
+def store(sample_store):
+    return sample_store
 
 
 def test_dupes_lists_groups_stories_and_the_pairs_nearest_the_threshold(store):

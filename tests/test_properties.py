@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pipelines.boilerplate import TRAILER_MARKERS, TrailerCutter
 from pipelines.signatures import SHINGLE_HASHES, SignatureParams, Signer, estimated_jaccard
-from pipelines.textnorm import _PUNCT, normalize_text
+from pipelines.textnorm import _IGNORABLE_RE, _PUNCT, normalize_text
 
 CUTTER = TrailerCutter()
 SIGNERS = [
@@ -43,11 +43,36 @@ def test_normalize_matches_its_plain_definition(text):
     """Content hashes are stored: the fast normalization must give exactly what the plain
     definition gives (translate every character, collapse each run of \\s)."""
     plain = (
-        unicodedata.normalize("NFKC", text)
+        unicodedata.normalize("NFKC", _IGNORABLE_RE.sub("", text))
         .translate(str.maketrans(dict[str, str | int | None](_PUNCT)))
         .casefold()
     )
     assert normalize_text(text) == re.sub(r"\s+", " ", plain).strip()
+
+
+# Characters that render as nothing (Unicode's Default_Ignorable_Code_Point), as a copy
+# sprinkled with them to dodge dedup would use.
+IGNORABLE = [
+    "\u00ad",  # soft hyphen
+    "\u200b",  # zero-width space
+    "\u200c",  # zero-width non-joiner
+    "\u200d",  # zero-width joiner
+    "\u200e",  # left-to-right mark
+    "\u202e",  # right-to-left override
+    "\u2060",  # word joiner
+    "\u2066",  # left-to-right isolate
+    "\ufe0f",  # variation selector 16
+    "\ufeff",  # zero-width no-break space
+    "\U000e0041",  # tag latin capital a
+]
+
+
+@given(st.text(), st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(IGNORABLE))))
+def test_invisible_characters_never_change_the_normalized_text(text, insertions):
+    sprinkled = list(text)
+    for position, character in insertions:
+        sprinkled.insert(position % (len(sprinkled) + 1), character)
+    assert normalize_text("".join(sprinkled)) == normalize_text(text)
 
 
 @given(lines)

@@ -8,6 +8,7 @@ from typing import Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
+from crawler import rules
 from crawler.store import counts_from_stats
 
 # Exit codes of `scrapy crawl` (2 is Scrapy's own for a usage error).
@@ -40,7 +41,12 @@ class Command(ScrapyCrawlCommand):
         if len(args) != 1:
             super().run(args, opts)  # Scrapy's own usage errors
             return
-        assert self.crawler_process is not None
+        assert self.crawler_process is not None and self.settings is not None
+        refused = self.refused(args[0], opts.spargs)
+        if refused is not None:
+            message, self.exitcode = refused
+            print(f"error: {message}", file=sys.stderr)
+            return
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
@@ -58,3 +64,25 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = EXIT_BUSY
         else:
             self.exitcode = EXIT_FAILED
+
+    def refused(self, name: str, arguments: dict[str, str]) -> tuple[str, int] | None:
+        """Why the crawl cannot start, and the exit code, or None: a -a argument the spider
+        does not take (2, a usage error) or a setting out of its range (1)."""
+        assert self.crawler_process is not None and self.settings is not None
+        try:
+            spider = self.crawler_process.spider_loader.load(name)
+        except KeyError:
+            return None  # Scrapy says so itself
+        known = getattr(spider, "arguments", None)
+        if known is not None:
+            for argument in sorted(set(arguments) - set(known)):
+                valid = ", ".join(f"-a {name}=" for name in known)
+                return f"the {spider.name} spider takes no -a {argument} (it takes {valid})", 2
+        check = getattr(spider, "check_arguments", None)
+        problems = check(arguments) if check is not None else []
+        if problems:
+            return "; ".join(problems), 2
+        problems = rules.problems(self.settings)
+        if problems:
+            return "; ".join(problems), EXIT_FAILED
+        return None

@@ -7,19 +7,19 @@ import argparse
 
 from scrapy.exceptions import UsageError
 
-from crawler.cli import StoreCommand
+from crawler.cli import StoreCommand, count, shown
 from db.base import StoreError
 from db.records import RunCounts
 from db.runs import StoreBusy
 from db.store import Store
 from pipelines import audit
-from pipelines.dedup import META_KEY, THRESHOLD_META
+from pipelines.lsh import META_KEY, THRESHOLD_META
 from pipelines.signatures import SignatureParams, Signer, StorySigner
 
 
 def label(row: audit.Row) -> str:
-    title = (row.title or "(no title)")[:70]
-    return f"article {row.id}  {title}\n        {row.url}"
+    title = shown(row.title or "(no title)")[:70]
+    return f"article {row.id}  {title}\n        {shown(row.url)}"
 
 
 class Command(StoreCommand):
@@ -33,14 +33,14 @@ class Command(StoreCommand):
         super().add_options(parser)
         parser.add_argument(
             "--limit",
-            type=int,
+            type=count,
             default=20,
             metavar="N",
             help="at most N groups and N stories, largest first",
         )
         parser.add_argument(
             "--nearest",
-            type=int,
+            type=count,
             default=5,
             metavar="N",
             help="N pairs each side of the threshold, word diffs",

@@ -3,14 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
+import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from scrapy.exceptions import UsageError
 
-from crawler.cli import StoreCommand
+from crawler.cli import StoreCommand, count
+from db.base import StoreError
+from db.engine import sqlite_files
 from db.export import FORMATS, rows, write
+
+
+class OutputRefused(Exception):
+    """The output path is one the export must not write to; the message says why."""
+
+
+def check_output(output: Path, store_url: str, *, force: bool) -> bool:
+    """Whether OUTPUT is a regular file to replace through a temporary file (False: a device
+    or a pipe, written in place). Refuses the store's own files, always, and any existing
+    file without FORCE."""
+    target = output.resolve()
+    if target in {path.resolve() for path in sqlite_files(store_url)}:
+        raise OutputRefused(f"{output} is the store itself (or its journal): not overwritten")
+    if not target.parent.is_dir():
+        raise OutputRefused(f"{output}: the folder {target.parent} does not exist")
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return True
+    if not force:
+        raise OutputRefused(f"{output} exists: add --force to overwrite it")
+    return stat.S_ISREG(mode)
 
 
 class Command(StoreCommand):
@@ -21,8 +50,9 @@ class Command(StoreCommand):
         super().add_options(parser)
         parser.add_argument("--format", choices=FORMATS, default="jsonl", dest="fmt")
         parser.add_argument("--output", metavar="FILE", help="write here instead of stdout")
+        parser.add_argument("--force", action="store_true", help="overwrite an existing FILE")
         parser.add_argument("--since", metavar="ISO-DATE", help="fetched at or after this time")
-        parser.add_argument("--run", type=int, metavar="ID", help="stored by this run only")
+        parser.add_argument("--run", type=count, metavar="ID", help="stored by this run only")
         parser.add_argument("--all", action="store_true", help="every article, duplicates too")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
@@ -32,20 +62,56 @@ class Command(StoreCommand):
                 since = datetime.fromisoformat(opts.since)
             except ValueError as exc:
                 raise UsageError(f"--since wants an ISO date, got {opts.since!r}") from exc
+        assert self.settings is not None
+        output = Path(opts.output) if opts.output else None
+        replace = False
+        if output is not None:
+            try:
+                replace = check_output(
+                    output, self.settings.get("NEWS_DATABASE_URL"), force=opts.force
+                )
+            except OutputRefused as exc:
+                self.fail(str(exc))
+                return
         store = self.open_store()
         if store is None:
             return
         try:
             columns, records = rows(store, all_articles=opts.all, since=since, run_id=opts.run)
-            if opts.output:
-                with Path(opts.output).open("w", encoding="utf-8", newline="") as out:
-                    count = write(out, columns, records, opts.fmt)
-                print(f"wrote {count} articles to {opts.output}", file=sys.stderr)
-            else:
+            if output is None:
                 write(sys.stdout, columns, records, opts.fmt)
                 sys.stdout.flush()
+                return
+
+            def to(out: TextIO) -> int:
+                return write(out, columns, records, opts.fmt)
+
+            written = write_replacing(output, to) if replace else write_in_place(output, to)
+            print(f"wrote {written} articles to {output}", file=sys.stderr)
         except BrokenPipeError:
             # `scrapy export | head`: the reader has all it wanted.
             sys.stderr.close()
+        except (OSError, StoreError) as exc:
+            self.fail(f"export to {output or 'standard output'} failed: {exc}")
         finally:
             store.close()
+
+
+def write_replacing(output: Path, writer: Callable[[TextIO], int]) -> int:
+    """Write a temporary file beside OUTPUT, then rename it over OUTPUT: a failed export
+    leaves no half-written file, and the previous file, if any, as it was."""
+    descriptor, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
+    try:
+        with open(descriptor, "w", encoding="utf-8", newline="") as out:
+            count = writer(out)
+        os.replace(temporary, output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def write_in_place(output: Path, writer: Callable[[TextIO], int]) -> int:
+    """A device or a pipe (/dev/stdout, a FIFO) is written as it is."""
+    with output.open("w", encoding="utf-8", newline="") as out:
+        return writer(out)

@@ -6,7 +6,7 @@ import argparse
 
 from scrapy.exceptions import UsageError
 
-from crawler.cli import StoreCommand
+from crawler.cli import StoreCommand, count, shown
 from db.report import FIELDS, as_json, recent_runs, source_reports
 from pipelines.boilerplate import TRAILER_MARKERS
 
@@ -19,7 +19,7 @@ class Command(StoreCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("--runs", type=int, default=10, metavar="N", help="last N runs")
+        parser.add_argument("--runs", type=count, default=10, metavar="N", help="last N runs")
         parser.add_argument("--json", action="store_true", help="JSON output")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
@@ -76,7 +76,7 @@ class Command(StoreCommand):
         for source in sources:
             fills = ", ".join(f"{name} {source.fill_rates[name]:.0%}" for name in FIELDS)
             print(
-                f"{source.source}\n    {source.articles} articles, "
+                f"{shown(source.source)}\n    {source.articles} articles, "
                 f"{source.duplicate_rate:.0%} duplicates, median length "
                 f"{source.median_text_length:.0f}, boilerplate left in "
                 f"{source.boilerplate_articles}; filled: {fills}"

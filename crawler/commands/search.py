@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 from scrapy.exceptions import UsageError
 
-from crawler.cli import StoreCommand
+from crawler.cli import StoreCommand, count, shown
 from db.base import StoreError
 from db.search import QueryError, literal, search
 
@@ -22,7 +22,7 @@ class Command(StoreCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("--limit", type=int, default=10, help="at most N results")
+        parser.add_argument("--limit", type=count, default=10, help="at most N results")
         parser.add_argument("--json", action="store_true", help="JSON Lines output")
         parser.add_argument(
             "--literal",
@@ -51,7 +51,7 @@ class Command(StoreCommand):
                 print(json.dumps(asdict(hit), ensure_ascii=False))
             else:
                 marker = f" (duplicate of {hit.duplicate_of})" if hit.duplicate_of else ""
-                print(f"{hit.id}  {hit.title or '(no title)'}{marker}\n    {hit.url}")
-                print(f"    {' '.join(hit.snippet.split())}")
+                print(f"{hit.id}  {shown(hit.title or '(no title)')}{marker}\n    {shown(hit.url)}")
+                print(f"    {shown(' '.join(hit.snippet.split()))}")
         if not opts.json:
             print(f"{len(hits)} result{'s' if len(hits) != 1 else ''}")

@@ -15,8 +15,10 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 from w3lib.encoding import html_body_declared_encoding, html_to_unicode, read_bom
 
+from crawler.filehandler import CHECKED_FILE_META, CheckedFile, FileRefused
 from crawler.items import ArticleItem
 from crawler.middlewares import ARTICLE_META, Refused
+from crawler.rules import checked as checked_setting
 from db.records import utcnow
 
 logger = logging.getLogger(__name__)
@@ -71,20 +73,26 @@ def decode(body: bytes) -> tuple[str, str]:
 class FilesSpider(Spider):
     """``scrapy crawl files -a path=DIR``: ingest a folder, recursively.
 
-    Each file is fetched through Scrapy's own ``file://`` download handler, one at a time and
-    in sorted order, so that "the first one stored" is the same on every run.
-    Settings: ``NEWS_FILES_MAX_BYTES``. A symlink is followed only when its target is inside
-    the folder. Skipped files are logged with a reason and counted in
+    Each file is fetched through the ``file://`` download handler, one at a time and in sorted
+    order, so that "the first one stored" is the same on every run; the handler reads the
+    very file that was checked (crawler.filehandler).
+    Settings: ``NEWS_FILES_MAX_BYTES``, ``NEWS_FILES_MAX_DEPTH``. A symlink is followed only
+    when its target is inside the folder. Skipped files are logged with a reason and counted in
     ``news/dropped/<reason>``.
     """
 
     name = "files"
+    # The -a arguments it takes (crawler.commands.crawl refuses any other).
+    arguments = ("path",)
     # Local reads need no politeness: throttling is for web servers.
     custom_settings = {  # noqa: RUF012 (Scrapy declares it as a plain attribute)
         "CONCURRENT_REQUESTS": 1,
         "AUTOTHROTTLE_ENABLED": False,
         "DOWNLOAD_DELAY": 0,
         "ROBOTSTXT_OBEY": False,
+        # A file's URI is as long as its path, which may pass the 2,083 characters that
+        # Scrapy otherwise allows a URL (and drops it with only a debug line).
+        "URLLENGTH_LIMIT": 0,
     }
 
     def __init__(self, path: str | None = None, *args: Any, **kwargs: Any) -> None:
@@ -101,11 +109,12 @@ class FilesSpider(Spider):
             what = "is not a folder" if root.exists() else "does not exist"
             logger.error("files: %s %s", self.path, what)
             return
-        max_bytes = self.settings.getint("NEWS_FILES_MAX_BYTES")
+        max_bytes = checked_setting(self.settings, "NEWS_FILES_MAX_BYTES")
         source = str(root)
+        self.max_depth = checked_setting(self.settings, "NEWS_FILES_MAX_DEPTH")
         for path in self.walk(root):
             try:
-                self.check(path, root, max_bytes)
+                checked = self.check(path, root, max_bytes)
             except SkipFile as skip:
                 self.skip(path, skip.reason, str(skip))
                 continue
@@ -115,44 +124,71 @@ class FilesSpider(Spider):
                 errback=self.file_error,
                 cb_kwargs={"source": source},
                 # An article: a file already stored is not read again (StoredArticleFilter).
-                meta={"path": path, ARTICLE_META: True},
+                # The read must find the file checked here (crawler.filehandler).
+                meta={"path": path, ARTICLE_META: True, CHECKED_FILE_META: checked},
                 # Each path is walked once: the duplicate filter would only keep a
                 # fingerprint of every file, growing with the folder.
                 dont_filter=True,
             )
 
     def walk(self, root: Path) -> Iterator[Path]:
-        """Matching files in a stable order."""
-        for folder, dirnames, filenames in os.walk(root, onerror=self._walk_error):
-            dirnames.sort()
-            for filename in sorted(filenames):
-                path = Path(folder, filename)
-                if path.suffix.lower() in EXTENSIONS:
-                    yield path
-
-    def _walk_error(self, error: OSError) -> None:
-        self.skip(Path(error.filename or "?"), "unreadable", error.strerror or str(error))
+        """Matching files in a stable order: a folder's files by name, then its subfolders
+        by name, depth first, as os.walk gives them, but with a stack instead of recursion,
+        so that no depth of tree can exhaust Python's stack. Symlinked folders are not
+        entered; folders deeper than NEWS_FILES_MAX_DEPTH are skipped (``too_deep``)."""
+        stack = [(root, 0)]
+        while stack:
+            folder, depth = stack.pop()
+            try:
+                with os.scandir(folder) as scan:
+                    entries = sorted(scan, key=lambda entry: entry.name)
+            except OSError as exc:
+                self.skip(folder, "unreadable", exc.strerror or str(exc))
+                continue
+            subfolders = []
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    subfolders.append(Path(entry.path))
+                elif Path(entry.name).suffix.lower() in EXTENSIONS:
+                    yield Path(entry.path)
+            if subfolders and depth >= self.max_depth:
+                for subfolder in subfolders:
+                    self.skip(
+                        subfolder,
+                        "too_deep",
+                        f"more than NEWS_FILES_MAX_DEPTH={self.max_depth} folders below {root}",
+                    )
+                continue
+            stack.extend((subfolder, depth + 1) for subfolder in reversed(subfolders))
 
     @staticmethod
-    def check(path: Path, root: Path, max_bytes: int) -> None:
-        """What can be refused before reading: links out of the folder, oversized files."""
-        if path.is_symlink():
-            try:
-                target = path.resolve(strict=True)
-            except (OSError, RuntimeError) as exc:  # dangling link or a loop
-                raise SkipFile("unreadable", f"broken symlink: {exc}") from exc
-            if not target.is_relative_to(root):
-                raise SkipFile("outside_folder", f"symlink to {target}, outside {root}")
+    def check(path: Path, root: Path, max_bytes: int) -> CheckedFile:
+        """What can be refused before reading (links out of the folder, oversized files),
+        and what the read must find (crawler.filehandler.CheckedFile)."""
         try:
-            info = path.stat()
+            info = path.lstat()
         except OSError as exc:
             raise SkipFile("unreadable", exc.strerror or str(exc)) from exc
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # a dangling link, a loop, or gone
+            what = "broken symlink" if stat.S_ISLNK(info.st_mode) else "cannot be resolved"
+            raise SkipFile("unreadable", f"{what}: {exc}") from exc
+        if not target.is_relative_to(root):
+            # A symlink out of the folder, or a folder on its path swapped for one.
+            raise SkipFile("outside_folder", f"resolves to {target}, outside {root}")
+        if stat.S_ISLNK(info.st_mode):
+            try:
+                info = target.stat()
+            except OSError as exc:
+                raise SkipFile("unreadable", exc.strerror or str(exc)) from exc
         if not stat.S_ISREG(info.st_mode):
             # A FIFO or device would block the read forever.
             raise SkipFile("not_a_file", "not a regular file")
         size = info.st_size
         if size > max_bytes:
             raise SkipFile("too_large", f"{size} bytes, more than NEWS_FILES_MAX_BYTES={max_bytes}")
+        return CheckedFile(str(target), info.st_dev, info.st_ino, max_bytes)
 
     def parse_file(self, response: Response, source: str) -> Iterator[ArticleItem]:
         path: Path = response.meta["path"]
@@ -175,7 +211,8 @@ class FilesSpider(Spider):
             return  # the middleware that refused it has counted it (already stored)
         request = getattr(failure, "request", None)
         path = request.meta["path"] if request is not None else Path("?")
-        self.skip(path, "unreadable", failure.getErrorMessage())
+        reason = failure.value.reason if isinstance(failure.value, FileRefused) else "unreadable"
+        self.skip(path, reason, failure.getErrorMessage())
 
     def skip(self, path: Path, reason: str, detail: str) -> None:
         logger.warning("Skipped %s: %s (%s)", path, reason, detail)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 from scrapy import Request
-from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest, NotConfigured
+from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse, XmlResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import Spider
@@ -28,6 +28,7 @@ from crawler.listings import (
     without_dtd,
 )
 from crawler.middlewares import ARTICLE_META, LISTING_META, PREVIOUS_FETCH_META, Refused
+from crawler.rules import checked
 from crawler.urls import canonical_url, in_domains
 from db.records import utcnow
 
@@ -49,6 +50,18 @@ class NewsSpider(Spider):
     """
 
     name = "news"
+    # The -a arguments it takes (crawler.commands.crawl refuses any other).
+    arguments = ("sitemap", "feed", "start", "sources", "allowed")
+
+    @classmethod
+    def check_arguments(cls, arguments: dict[str, str]) -> list[str]:
+        """What is wrong with the -a arguments, one line each, before anything starts."""
+        if arguments.get("sources"):
+            try:
+                load_sources(arguments["sources"])
+            except ValueError as exc:
+                return [str(exc)]
+        return []
 
     def __init__(
         self,
@@ -89,12 +102,10 @@ class NewsSpider(Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.follow_depth = settings.getint("NEWS_FOLLOW_DEPTH")
-        spider.sitemap_depth = settings.getint("NEWS_SITEMAP_DEPTH")
-        spider.sitemap_max_urls = settings.getint("NEWS_SITEMAP_MAX_URLS")
-        spider.listing_max_bytes = settings.getint("NEWS_LISTING_MAX_BYTES")
-        if min(spider.sitemap_max_urls, spider.listing_max_bytes) <= 0:
-            raise NotConfigured("NEWS_SITEMAP_MAX_URLS and NEWS_LISTING_MAX_BYTES must be > 0")
+        spider.follow_depth = checked(settings, "NEWS_FOLLOW_DEPTH")
+        spider.sitemap_depth = checked(settings, "NEWS_SITEMAP_DEPTH")
+        spider.sitemap_max_urls = checked(settings, "NEWS_SITEMAP_MAX_URLS")
+        spider.listing_max_bytes = checked(settings, "NEWS_LISTING_MAX_BYTES")
         return spider
 
     async def start(self) -> AsyncIterator[Any]:

@@ -1,0 +1,256 @@
+"""Hostile input, round two: the commands' outputs, invisible characters, deep trees, charset
+declarations, listings, lock waits, newer stores and command-line mistakes. Each case runs
+through the real `scrapy` command and checks what it printed, its exit code and the store."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLE, CrawlResult, run_scrapy
+
+ARTICLE = (SAMPLE / "en-heatwave.txt").read_text("utf-8")
+
+
+@pytest.fixture
+def store(sample_store: CrawlResult) -> Path:
+    return sample_store.database
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def no_traceback(result: CrawlResult) -> None:
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+
+
+# -- scrapy export --output ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
+def test_export_never_writes_onto_the_store(store: Path, suffix: str) -> None:
+    before = digest(store)
+    target = Path(f"{store}{suffix}")
+    for extra in ((), ("--force",)):
+        result = run_scrapy(["export", "--output", str(target), *extra], store)
+        assert result.returncode == 1
+        assert "is the store itself" in result.stderr
+        no_traceback(result)
+    assert digest(store) == before
+    assert run_scrapy(["report"], store).returncode == 0
+
+
+def test_export_refuses_an_existing_file_unless_forced(store: Path, tmp_path: Path) -> None:
+    target = tmp_path / "exports" / "out.jsonl"
+    target.parent.mkdir()
+    target.write_text("keep me\n")
+    refused = run_scrapy(["export", "--output", str(target)], store)
+    assert refused.returncode == 1
+    assert "exists: add --force to overwrite it" in refused.stderr
+    assert target.read_text() == "keep me\n"
+    forced = run_scrapy(["export", "--output", str(target), "--force"], store)
+    assert forced.returncode == 0, forced.stderr
+    with closing(sqlite3.connect(store)) as conn:
+        [(canonical,)] = conn.execute("SELECT COUNT(*) FROM articles_dedup").fetchall()
+    assert len(target.read_text().splitlines()) == canonical
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.jsonl"]  # no temporary left
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("{tmp}/missing/out.jsonl", "does not exist"),
+        ("/dev/full", "exists: add --force"),
+    ],
+)
+def test_export_to_a_bad_path_is_one_line(
+    store: Path, tmp_path: Path, output: str, message: str
+) -> None:
+    result = run_scrapy(["export", "--output", output.format(tmp=tmp_path)], store)
+    assert result.returncode == 1
+    assert message in result.stderr
+    no_traceback(result)
+
+
+def test_export_to_a_full_device_fails_cleanly(store: Path) -> None:
+    result = run_scrapy(["export", "--output", "/dev/full", "--force"], store)
+    assert result.returncode == 1
+    assert "export to /dev/full failed: [Errno 28] No space left on device" in result.stderr
+    no_traceback(result)
+
+
+# -- invisible characters ----------------------------------------------------------------
+
+
+def sprinkle(text: str, character: str, every: int) -> str:
+    return "".join(
+        ch + character if i % every == every - 1 and ch.isalpha() else ch
+        for i, ch in enumerate(text)
+    )
+
+
+def test_copies_sprinkled_with_invisible_characters_are_exact_duplicates(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a-original.txt").write_text(ARTICLE, "utf-8")
+    (folder / "b-soft-hyphens.txt").write_text(sprinkle(ARTICLE, "\u00ad", 3), "utf-8")
+    (folder / "c-zero-width.txt").write_text(sprinkle(ARTICLE, "\u200b", 2), "utf-8")
+    (folder / "d-bidi.txt").write_text(sprinkle(ARTICLE, "\u202e\u202c", 7), "utf-8")
+    result = run_scrapy(["crawl", "files", "-a", f"path={folder}"], tmp_path / "news.db")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = result.rows("SELECT url, duplicate_of, similarity, text FROM articles ORDER BY id")
+    assert [(Path(url).name, dup, sim) for url, dup, sim, _ in rows] == [
+        ("a-original.txt", None, None),
+        ("b-soft-hyphens.txt", 1, 1.0),
+        ("c-zero-width.txt", 1, 1.0),
+        ("d-bidi.txt", 1, 1.0),
+    ]
+    # The stored text keeps its characters.
+    assert "\u00ad" in rows[1][3] and "\u200b" in rows[2][3]
+
+
+def test_bidi_controls_in_titles_are_shown_escaped(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    title, body = ARTICLE.split("\n", 1)
+    (folder / "rtl.txt").write_text(f"Budget \u202egnimoc si{title}\n{body}", "utf-8")
+    database = tmp_path / "news.db"
+    assert run_scrapy(["crawl", "files", "-a", f"path={folder}"], database).returncode == 0
+    found = run_scrapy(["search", "Budget"], database)
+    assert found.returncode == 0, found.stderr
+    assert "Budget \\u202egnimoc si" in found.stdout
+    assert "\u202e" not in found.stdout
+    shown = run_scrapy(["dupes"], database)
+    assert shown.returncode == 0 and "\u202e" not in shown.stdout
+
+
+# -- the files source: a symlink race, a deep tree ---------------------------------------
+
+SECRET = "LEAKED-SECRET-MARKER"
+
+
+def swapper(folder: Path, secret: Path, stop: threading.Event) -> None:
+    """Swap each file of FOLDER between an article and a symlink to SECRET, atomically
+    (os.replace), over and over, until STOP."""
+    names = sorted(p.name for p in folder.iterdir())
+    while not stop.is_set():
+        for name in names:
+            link = folder / f".{name}.link"
+            link.symlink_to(secret)
+            os.replace(link, folder / name)
+            real = folder / f".{name}.real"
+            real.write_text(ARTICLE.replace("heat", f"heat {name}"), "utf-8")
+            os.replace(real, folder / name)
+
+
+def test_a_file_swapped_for_a_symlink_mid_run_is_never_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text(f"{SECRET}\n" + f"{SECRET} is not an article. " * 40, "utf-8")
+    leaked, refused = 0, 0
+    for iteration in range(3):
+        folder = tmp_path / f"in-{iteration}"
+        folder.mkdir()
+        for index in range(60):
+            (folder / f"f{index:03d}.txt").write_text(ARTICLE, "utf-8")
+        stop = threading.Event()
+        thread = threading.Thread(target=swapper, args=(folder, secret, stop))
+        thread.start()
+        try:
+            result = run_scrapy(
+                ["crawl", "files", "-a", f"path={folder}"], tmp_path / f"news-{iteration}.db"
+            )
+        finally:
+            stop.set()
+            thread.join()
+        assert result.returncode == 0, result.stderr[-2000:]
+        leaked += result.rows("SELECT COUNT(*) FROM articles WHERE text LIKE ?", f"%{SECRET}%")[0][
+            0
+        ]
+        refused += result.stderr.count(": changed_during_read (") + result.stderr.count(
+            ": outside_folder ("
+        )
+    assert leaked == 0
+    # The swapper did catch reads in the middle: they were refused, not followed.
+    assert refused > 0
+
+
+def deep_tree(root: Path, depth: int) -> Path:
+    """Folders d/d/…/d, DEPTH deep under ROOT (made relative to each other, so that no path
+    handed to the system grows long); returns the deepest."""
+    folder = root
+    for _ in range(depth):
+        folder = folder / "d"
+        folder.mkdir()
+    return folder
+
+
+def remove_deep_tree(root: Path, depth: int) -> None:
+    # shutil.rmtree recurses once per level, past Python's recursion limit.
+    for level in range(depth, 0, -1):
+        folder = root.joinpath(*["d"] * level)
+        for child in folder.iterdir():
+            child.unlink()
+        folder.rmdir()
+
+
+def test_a_tree_1500_folders_deep_is_walked_and_cut_at_the_depth_limit(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "a-top.txt").write_text(ARTICLE, "utf-8")
+    deepest = deep_tree(root, 1500)
+    (deepest / "deep.txt").write_text(ARTICLE.replace("heat", "deep heat"), "utf-8")
+    shallow = root.joinpath("d", "d", "d")
+    (shallow / "shallow.txt").write_text(ARTICLE.replace("heat", "shallow heat"), "utf-8")
+    (root / "z-after").mkdir()
+    (root / "z-after" / "after.txt").write_text(ARTICLE.replace("heat", "later heat"), "utf-8")
+    try:
+        result = run_scrapy(["crawl", "files", "-a", f"path={root}"], tmp_path / "news.db")
+        assert result.returncode == 0, result.stderr[-2000:]
+        no_traceback(result)
+        stored = sorted(Path(url).name for (url,) in result.rows("SELECT url FROM articles"))
+        assert stored == ["a-top.txt", "after.txt", "shallow.txt"]
+        assert result.rows("SELECT dropped_reasons FROM crawl_runs") == [('{"too_deep": 1}',)]
+        assert "too_deep (more than NEWS_FILES_MAX_DEPTH=100 folders below" in result.stderr
+
+        deeper = run_scrapy(
+            ["crawl", "files", "-a", f"path={root}"],
+            tmp_path / "all.db",
+            "NEWS_FILES_MAX_DEPTH=2000",
+        )
+        assert deeper.returncode == 0, deeper.stderr[-2000:]
+        assert deeper.rows("SELECT COUNT(*) FROM articles") == [(4,)]
+    finally:
+        remove_deep_tree(root, 1500)
+
+
+# -- a store written by a later version ------------------------------------------------
+
+
+def test_a_store_from_a_newer_version_is_refused_plainly(store: Path, tmp_path: Path) -> None:
+    newer = tmp_path / "newer.db"
+    newer.write_bytes(store.read_bytes())
+    with closing(sqlite3.connect(newer)) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0042_from_the_future'")
+        conn.commit()
+    before = digest(newer)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(ARTICLE.replace("heat", "new heat"), "utf-8")
+    for args in (["crawl", "files", "-a", f"path={folder}"], ["migrate"], ["report"]):
+        result = run_scrapy(args, newer)
+        assert result.returncode == 1, (args, result.stderr[-2000:])
+        assert "was written by a newer newsdedup (schema revision 0042_from_the_future" in (
+            result.stderr
+        ), args
+        assert "upgrade newsdedup" in result.stderr
+        no_traceback(result)
+    assert digest(newer) == before
