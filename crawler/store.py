@@ -5,7 +5,10 @@ per-document derivations the cleaning stage makes for later stages, and closes t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -17,7 +20,7 @@ from scrapy.utils.misc import load_object
 from crawler.rules import checked
 from db.base import StoreError
 from db.records import RunCounts
-from db.runs import StoreBusy
+from db.runs import StoreBusy, WaitInterrupted
 from db.store import Store
 
 if TYPE_CHECKING:
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STAT_PREFIX = "news/"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 # Sent (store=, reason=) when a run is about to be closed in the ledger, while the store is
 # still open: components write what they keep until the end of a run here, and it is
@@ -37,6 +41,30 @@ store_closing = object()
 # Sent (exc=) when a write failed and the open batch was rolled back: whoever counted the
 # batch's items forgets them.
 store_failed = object()
+
+
+@contextmanager
+def stop_signals() -> Iterator[Callable[[], str | None]]:
+    """While the block runs, SIGINT and SIGTERM are noted, not acted on; it is handed a
+    function that names the first one noted (None until then), for the store's waits to
+    ask. The store is claimed while the crawl's event loop is blocked, so Scrapy's own
+    handlers, which ask that loop to stop, would not be heard until a NEWS_LOCK_WAIT ended.
+    The handler only notes the signal: raising from it could land inside the database
+    driver's code and leave a lock held."""
+    noted: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+
+    def note(signum: int, _frame: object) -> None:
+        noted.append(signal.Signals(signum).name)
+
+    previous = {signum: signal.signal(signum, note) for signum in STOP_SIGNALS}
+    try:
+        yield lambda: noted[0] if noted else None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def stop_run(crawler: Crawler | None, message: str, reason: str, status: str = "failed") -> None:
@@ -177,27 +205,35 @@ class CrawlStore:
         store = Store(self.database_url, mmap_bytes=self.mmap_mb * 1024 * 1024)
         if self.stats is not None:
             self.stats.set_value(f"{STAT_PREFIX}store/url", store.display_url)
-        try:
-            store.wait_for_live_run(self.lock_wait)
-            store.open()
-        except StoreBusy as exc:
-            self.abort(f"another run holds the store: {exc}", reason="store_busy")
-            return None
-        except StoreError as exc:
-            self.abort(str(exc))
-            return None
         spider = self.crawler.spider
         try:
-            # Claim the store before anyone reads from it: runs never overlap.
-            self.run_id = store.start_run(
-                spider.name if spider is not None else "unknown",
-                getattr(spider, "run_arguments", {}),
-                wait=self.lock_wait,
-            )
+            with stop_signals() as interrupted:
+                store.wait_for_live_run(self.lock_wait, interrupted)
+                store.open()
+                # Claim the store before anyone reads from it: runs never overlap.
+                self.run_id = store.start_run(
+                    spider.name if spider is not None else "unknown",
+                    getattr(spider, "run_arguments", {}),
+                    wait=self.lock_wait,
+                    interrupted=interrupted,
+                )
+                stopped = interrupted()
+        except WaitInterrupted as exc:
+            store.close()
+            self.abort(f"{exc} while waiting for the store: nothing was read", "shutdown")
+            return None
         except StoreBusy as exc:
             store.close()
             self.abort(f"another run holds the store: {exc}", reason="store_busy")
             return None
+        except StoreError as exc:
+            store.close()
+            self.abort(str(exc))
+            return None
+        if stopped is not None:
+            # Noted during the migration or the claim itself: the run stops at once, and
+            # is closed in the ledger as interrupted.
+            self.abort(f"{stopped} while opening the store: nothing was read", "shutdown")
         if self.stats is not None:
             self.stats.set_value(f"{STAT_PREFIX}run_id", self.run_id)
         logger.info("Run %d started; store %s", self.run_id, store.display_url)
@@ -248,7 +284,8 @@ class CrawlStore:
     def abort(self, message: str, reason: str = "store_error") -> None:
         """Log why the run cannot go on, in one line, and stop it; it will exit non-zero."""
         self.failed = True
-        stop_run(self.crawler, message, reason, "busy" if reason == "store_busy" else "failed")
+        status = {"store_busy": "busy", "shutdown": "interrupted"}.get(reason, "failed")
+        stop_run(self.crawler, message, reason, status)
 
     def fail(self, exc: Exception) -> None:
         """A write failed: the open batch is lost to this run (the next run stores it)."""

@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Engine, Row, insert, select, update
@@ -22,6 +22,32 @@ logger = logging.getLogger(__name__)
 
 class StoreBusy(StoreError):
     """Another run is writing to the store."""
+
+
+class WaitInterrupted(StoreError):
+    """The wait for another run to end was cut short (the message says by what)."""
+
+
+# How often a wait looks at the store again, and whether it was asked to stop.
+POLL_SECONDS = 1.0
+STOP_POLL_SECONDS = 0.1
+Interrupted = Callable[[], str | None]
+
+
+def _never() -> str | None:
+    return None
+
+
+def _pause(deadline: float, interrupted: Interrupted) -> None:
+    """Sleep until the next look at the store, or the deadline; raise WaitInterrupted as
+    soon as INTERRUPTED names a reason."""
+    until = min(deadline, time.monotonic() + POLL_SECONDS)
+    while (left := until - time.monotonic()) > 0:
+        if (reason := interrupted()) is not None:
+            raise WaitInterrupted(reason)
+        time.sleep(min(STOP_POLL_SECONDS, left))
+    if (reason := interrupted()) is not None:
+        raise WaitInterrupted(reason)
 
 
 def process_alive(pid: int) -> bool:
@@ -59,28 +85,43 @@ def _live_run(engine: Engine) -> Row[Any] | None:
     return next((run for run in running if is_live(run, host)), None)
 
 
+def _say_waiting(run: Row[Any], where: str, wait: float) -> bool:
+    logger.info("Waiting up to %g s: %s", wait, busy_message(run, where))
+    return True
+
+
 class RunLedger(StoreBase):
     """Each run's row: written ``running`` as it starts (which claims the store), completed
     with its counts when it ends."""
 
-    def start_run(self, spider: str, arguments: Mapping[str, object], *, wait: float = 0.0) -> int:
+    def start_run(
+        self,
+        spider: str,
+        arguments: Mapping[str, object],
+        *,
+        wait: float = 0.0,
+        interrupted: Interrupted = _never,
+    ) -> int:
         """Write a ``running`` row and commit it: the run is visible, and holds the store.
 
         Runs never overlap: while another run on the store is alive, wait up to ``wait``
         seconds, then raise :class:`StoreBusy` naming it. A ``running`` row whose process is
         gone from this host (killed, or the machine rebooted) is a stale lock: it is closed
-        as ``killed`` and taken over.
+        as ``killed`` and taken over. INTERRUPTED is asked often while waiting: a reason it
+        returns ends the wait with :class:`WaitInterrupted`.
         """
         deadline = time.monotonic() + wait
+        said = False
         while True:
             holder = self._claim(spider, arguments)
             if isinstance(holder, int):
                 return holder
             if time.monotonic() >= deadline:
                 raise StoreBusy(busy_message(holder, self.display_url))
-            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            said = said or _say_waiting(holder, self.display_url, wait)
+            _pause(deadline, interrupted)
 
-    def wait_for_live_run(self, wait: float) -> None:
+    def wait_for_live_run(self, wait: float, interrupted: Interrupted = _never) -> None:
         """Before taking any lock: raise :class:`StoreBusy` if a live run still holds the
         store after ``wait`` seconds. A running crawl keeps SQLite's write lock, so this
         looks on a plain read connection, which WAL never blocks."""
@@ -89,6 +130,7 @@ class RunLedger(StoreBase):
         except (SQLAlchemyError, OSError):
             return  # no store to look into: open() will say why
         deadline = time.monotonic() + wait
+        said = False
         try:
             while True:
                 holder = _live_run(engine)
@@ -96,7 +138,8 @@ class RunLedger(StoreBase):
                     return
                 if time.monotonic() >= deadline:
                     raise StoreBusy(busy_message(holder, self.display_url))
-                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+                said = said or _say_waiting(holder, self.display_url, wait)
+                _pause(deadline, interrupted)
         finally:
             engine.dispose()
 

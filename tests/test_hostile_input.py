@@ -152,11 +152,12 @@ def swapper(folder: Path, secret: Path, stop: threading.Event) -> None:
             os.replace(real, folder / name)
 
 
+@pytest.mark.slow
 def test_a_file_swapped_for_a_symlink_mid_run_is_never_read(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text(f"{SECRET}\n" + f"{SECRET} is not an article. " * 40, "utf-8")
     leaked, refused = 0, 0
-    for iteration in range(3):
+    for iteration in range(6):
         folder = tmp_path / f"in-{iteration}"
         folder.mkdir()
         for index in range(60):
@@ -202,6 +203,7 @@ def remove_deep_tree(root: Path, depth: int) -> None:
         folder.rmdir()
 
 
+@pytest.mark.slow
 def test_a_tree_1500_folders_deep_is_walked_and_cut_at_the_depth_limit(tmp_path: Path) -> None:
     root = tmp_path / "in"
     root.mkdir()
