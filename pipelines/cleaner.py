@@ -11,19 +11,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-import py3langid
 import trafilatura
 
 from crawler.items import Derivation, Derived
 from pipelines.boilerplate import TrailerCutter
+from pipelines.language import LanguageDetector
 from pipelines.textnorm import normalize_text, strip_controls
 
 logger = logging.getLogger(__name__)
 
 # A first line longer than this, or ending in a full stop, is a paragraph, not a headline.
 TITLE_MAX_CHARS = 250
-# Language identification is as good on the first few paragraphs as on the whole text.
-LANGID_SAMPLE_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -82,12 +80,44 @@ def parse_date(value: str | None) -> datetime | None:
         return None
 
 
+class ExtractorLog(logging.Handler):
+    """Takes what trafilatura logs about the page being cleaned out of the crawl's log (to
+    DEBUG), while the block runs, and hands the block the errors: a page's own extraction
+    problem is that page's drop reason (``extraction_failed``), not an error of the run,
+    which an ERROR line in the crawl's log would make it."""
+
+    LOGGER = "trafilatura"
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            self.messages.append(record.getMessage())
+        logger.debug("trafilatura: %s", record.getMessage())
+
+    def __enter__(self) -> list[str]:
+        self.messages = []
+        extractor = logging.getLogger(self.LOGGER)
+        extractor.addHandler(self)
+        self._propagate, extractor.propagate = extractor.propagate, False
+        return self.messages
+
+    def __exit__(self, *_exc: object) -> None:
+        extractor = logging.getLogger(self.LOGGER)
+        extractor.removeHandler(self)
+        extractor.propagate = self._propagate
+
+
 class Cleaner:
     """The cleaning itself, without Scrapy: what a worker process holds one of."""
 
     def __init__(self, extra_markers: list[str]) -> None:
         self.cutter = TrailerCutter(extra_markers)
+        self.languages = LanguageDetector()
         self._derivers: dict[Derivation, Callable[[str | None, str], Any]] = {}
+        self.extractor_log = ExtractorLog()
 
     def clean(
         self, kind: str, raw: str, url: str, derivations: tuple[Derivation, ...] = ()
@@ -96,11 +126,15 @@ class Cleaner:
         cleaned: Cleaned | None = None
         failure = None
         try:
-            cleaned = self.clean_html(raw, url) if kind == "html" else self.clean_text(raw)
+            with self.extractor_log as said:
+                cleaned = self.clean_html(raw, url) if kind == "html" else self.clean_text(raw)
         except Exception as exc:  # a parser failing on one page must not stop the crawl
             failure = f"trafilatura failed: {exc!r}"
+        else:
+            if (cleaned is None or not cleaned.text) and said:
+                failure = f"trafilatura: {said[0]}"
         if cleaned is not None and cleaned.text:
-            cleaned = replace(cleaned, language=detect_language(cleaned.text))
+            cleaned = replace(cleaned, language=self.languages.detect(cleaned.text))
         cpu_seconds = time.thread_time() - started
         derived: dict[str, Any] = {}
         derived_cpu: dict[str, float] = {}
@@ -159,10 +193,3 @@ def clean_in_worker(kind: str, raw: str, url: str) -> Outcome:
     assert _worker is not None
     cleaner, derivations = _worker
     return cleaner.clean(kind, raw, url, derivations)
-
-
-def detect_language(text: str) -> str | None:
-    if not text.strip():
-        return None
-    language, _score = py3langid.classify(text[:LANGID_SAMPLE_CHARS])
-    return str(language)

@@ -8,12 +8,13 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import DropItem
+from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem, Derivation
 from crawler.rules import value
 from crawler.store import CrawlStore
 from pipelines.cleaner import Cleaner, Outcome, clean_in_worker, start_worker
+from pipelines.language import ModelError, packed_model
 from pipelines.workerpool import WorkerPool
 
 if TYPE_CHECKING:
@@ -58,6 +59,10 @@ class CleaningPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CleaningPipeline:
+        try:
+            packed_model()  # read again where it is used; here, to fail at start
+        except ModelError as exc:
+            raise NotConfigured(str(exc)) from exc
         settings = crawler.settings
         return cls(
             min_text_chars=value(settings, "NEWS_MIN_TEXT_CHARS"),

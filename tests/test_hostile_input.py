@@ -256,3 +256,68 @@ def test_a_store_from_a_newer_version_is_refused_plainly(store: Path, tmp_path: 
         assert "upgrade newsdedup" in result.stderr
         no_traceback(result)
     assert digest(newer) == before
+
+
+# -- charset declarations ----------------------------------------------------------------
+
+PAGE = """<!DOCTYPE html><html><head>{meta}<title>Le café du port rouvre</title></head>
+<body><article><h1>Le café du port rouvre</h1>
+<p>{body}</p></article></body></html>"""
+FRENCH = (
+    "Le café du port de Montclair a rouvert ses portes lundi après six mois de travaux. "
+    "Les habitués ont retrouvé la terrasse, agrandie, et une carte où figurent désormais "
+    "des plats préparés avec les produits des maraîchers de la vallée. "
+) * 3
+
+
+def test_charset_declarations_are_checked_against_the_bytes(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    # Plain text that merely mentions a meta tag: the tag means nothing in it.
+    (folder / "a-mentions-meta.txt").write_bytes(
+        f'Le café du port rouvre\nLa balise <meta charset="utf-16"> est citée. {FRENCH}'.encode()
+    )
+    # A page whose meta names UTF-16, which its own ASCII-readable bytes cannot be in.
+    (folder / "b-wrong-meta.html").write_bytes(
+        PAGE.format(meta='<meta charset="utf-16">', body=FRENCH).encode()
+    )
+    # A page whose meta names a charset its bytes do not decode in.
+    (folder / "c-lying-meta.html").write_bytes(
+        PAGE.format(meta='<meta charset="ascii">', body=FRENCH.replace("Le", "Au")).encode()
+    )
+    # A page that is right: Latin-1, declared.
+    (folder / "d-latin1.html").write_bytes(
+        PAGE.format(meta='<meta charset="iso-8859-1">', body=FRENCH.replace("Le", "Ce")).encode(
+            "latin-1"
+        )
+    )
+    result = run_scrapy(
+        ["crawl", "files", "-a", f"path={folder}"], tmp_path / "news.db", "LOG_LEVEL=INFO"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "] ERROR:" not in result.stderr
+    stored = dict(result.rows("SELECT url, text FROM articles"))
+    assert len(stored) == 4
+    for url, text in stored.items():
+        assert "café" in text and "maraîchers" in text, url
+
+
+def test_a_page_the_extractor_cannot_parse_is_its_own_drop_not_the_runs_failure(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    # Text with no markup at all, in scripts the HTML parser makes an empty tree of.
+    (folder / "a-no-tree.html").write_text("ԼԽ㰠桴汭" * 80, "utf-8")
+    (folder / "b-good.txt").write_text(ARTICLE, "utf-8")
+    result = run_scrapy(
+        ["crawl", "files", "-a", f"path={folder}"], tmp_path / "news.db", "LOG_LEVEL=INFO"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "] ERROR:" not in result.stderr
+    assert "0 errors" in result.stdout.splitlines()[-1]
+    assert [Path(url).name for (url,) in result.rows("SELECT url FROM articles")] == ["b-good.txt"]
+    [(reasons,)] = result.rows("SELECT dropped_reasons FROM crawl_runs")
+    assert reasons == '{"extraction_failed": 1}'
+    assert "Dropped: extraction_failed: " in result.stderr
+    assert "a-no-tree.html: trafilatura: " in result.stderr

@@ -53,14 +53,49 @@ codecs.register_error("newsdedup-cp1252", _cp1252_fallback)
 UNDECLARED = "utf-8 or windows-1252"
 
 
-def decode(body: bytes) -> tuple[str, str]:
+def declared_encoding(body: bytes, html: bool) -> str | None:
+    """The encoding the file declares and its bytes bear out: a byte-order mark; for HTML,
+    also a ``<meta charset>``, unless the bytes cannot be in it. A meta tag that its page
+    could be read to find is in an ASCII-compatible encoding, so a meta naming UTF-16 or
+    UTF-32 is wrong (the WHATWG encoding rules read such a page as UTF-8), and so is one
+    under which the bytes do not decode, or a legacy one over bytes that are valid UTF-8.
+    Plain text has no markup: a ``<meta>`` in its words means nothing."""
+    bom, _ = read_bom(body)
+    if bom:
+        return str(bom)
+    if not html:
+        return None
+    declared = html_body_declared_encoding(body)
+    if declared is None or declared.replace("-", "").startswith(("utf16", "utf32")):
+        return None
+    if declared != "utf-8" and not body.isascii() and _is_utf8(body):
+        # Valid UTF-8 beyond ASCII is all but never text in a legacy single-byte encoding
+        # (there it would be sequences such as "Ã©"): the meta is a template's leftover.
+        return "utf-8"
+    try:
+        body.decode(declared)
+    except (LookupError, UnicodeDecodeError):
+        return None
+    return str(declared)
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode(body: bytes, html: bool = False) -> tuple[str, str]:
     """(encoding, text) of a file's bytes; raises SkipFile for empty, binary or garbled input."""
     if not body.strip():
         raise SkipFile("empty", "the file is empty")
     if b"\x00" in body[:BINARY_SNIFF_BYTES] and not body.startswith(WIDE_BOMS):
         raise SkipFile("binary", "NUL bytes: not a text file")
-    if read_bom(body)[0] or html_body_declared_encoding(body):
-        encoding, text = html_to_unicode(None, body)
+    declared = declared_encoding(body, html)
+    if declared is not None:
+        encoding, text = html_to_unicode(f"charset={declared}", body)
     else:
         encoding, text = UNDECLARED, body.decode("utf-8", errors="newsdedup-cp1252")
     if not text.strip():
@@ -193,7 +228,7 @@ class FilesSpider(Spider):
     def parse_file(self, response: Response, source: str) -> Iterator[ArticleItem]:
         path: Path = response.meta["path"]
         try:
-            encoding, text = decode(response.body)
+            encoding, text = decode(response.body, html=EXTENSIONS[path.suffix.lower()] == "html")
         except SkipFile as skip:
             self.skip(path, skip.reason, str(skip))
             return
