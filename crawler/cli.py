@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import functools
+import os
 import re
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 from scrapy.commands import ScrapyCommand
-from sqlalchemy.engine import make_url
 
+from crawler.rules import checked
 from db.base import StoreError
+from db.engine import sqlite_files
 from db.store import Store
 
 # Characters that reorder or hide what follows them on a terminal (bidi controls): a title
@@ -39,6 +44,40 @@ def count(text: str) -> int:
     return number
 
 
+# What a write to standard output fails with when the output cannot take it.
+OUTPUT_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT}
+Run = Callable[[Any, list[str], argparse.Namespace], None]
+
+
+def writes_output(run: Run) -> Run:
+    """For a command's ``run``: a reader that went away (``| head``) ends the output
+    quietly; an output that cannot be written (a full disk, ``> /dev/full``) is one line and
+    exit code 1, not a traceback."""
+
+    @functools.wraps(run)
+    def wrapper(command: StoreCommand, args: list[str], opts: argparse.Namespace) -> None:
+        try:
+            run(command, args, opts)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _drop_stdout()
+        except OSError as exc:
+            if exc.errno not in OUTPUT_ERRORS:
+                raise
+            _drop_stdout()
+            command.fail(f"cannot write the output: {exc.strerror or exc}")
+
+    return wrapper
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's own flush at exit does not fail
+    again on what is left in its buffer."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 class StoreCommand(ScrapyCommand):
     """A command that works on the store named by NEWS_DATABASE_URL."""
 
@@ -49,15 +88,14 @@ class StoreCommand(ScrapyCommand):
     def open_store(self, *, writer: bool = False) -> Store | None:
         """The open store, or None after printing why it cannot be opened."""
         assert self.settings is not None
-        url = self.settings.get("NEWS_DATABASE_URL")
+        try:
+            url = checked(self.settings, "NEWS_DATABASE_URL")
+        except ValueError as exc:
+            self.fail(str(exc))
+            return None
         store = Store(url, writer=writer)
-        parsed = make_url(url)
-        if (
-            not writer
-            and parsed.get_backend_name() == "sqlite"
-            and parsed.database
-            and not Path(parsed.database).exists()
-        ):
+        files = sqlite_files(url)
+        if not writer and files and not files[0].exists():
             self.fail(f"no store at {store.display_url}: run a crawl first")
             return None
         try:

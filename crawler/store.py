@@ -69,11 +69,16 @@ def stop_signals() -> Iterator[Callable[[], str | None]]:
 
 def stop_run(crawler: Crawler | None, message: str, reason: str, status: str = "failed") -> None:
     """Log why the run cannot go on, in one line, and stop it; it will exit non-zero."""
-    logger.error("%s", message)
+    interrupted = status == "interrupted"  # asked for, not an error
+    logger.log(logging.WARNING if interrupted else logging.ERROR, "%s", message)
     if crawler is None:
         return
     if crawler.stats is not None:
         crawler.stats.set_value(f"{STAT_PREFIX}run_status", status)
+        if not interrupted:
+            # Scrapy counts ERROR lines only once the spider is open, and a store that
+            # cannot be opened is found before that: the run's error count must not say 0.
+            crawler.stats.inc_value(f"{STAT_PREFIX}stop_errors")
     if crawler.engine is not None:
         deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
 
@@ -100,9 +105,12 @@ def counts_from_stats(stats: dict[str, Any]) -> RunCounts:
             if key.startswith(dropped_prefix)
         },
         # Scrapy logs a request that used up its retries as an error; the spider counts it
-        # as a dropped page (http_5xx, fetch_error), which is what it is for a crawl.
+        # as a dropped page (http_5xx, fetch_error), which is what it is for a crawl. The
+        # errors that stopped the run count even when they came before Scrapy counted lines.
         errors=max(
-            0, int(stats.get("log_count/ERROR", 0)) - int(stats.get("retry/max_reached", 0))
+            int(stats.get("log_count/ERROR", 0)) - int(stats.get("retry/max_reached", 0)),
+            int(stats.get(f"{STAT_PREFIX}stop_errors", 0)),
+            0,
         ),
     )
 

@@ -37,7 +37,7 @@ def make_engine(
         return create_engine(url)
 
     database = parsed.database
-    if database and database != ":memory:" and not database.startswith("file:"):
+    if writer and database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
 
@@ -49,7 +49,10 @@ def make_engine(
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        if database and database != ":memory:":
+        if writer and database and database != ":memory:":
+            # A reader leaves the journal mode to the writers: setting it needs write access,
+            # and a read-only store (a file it may not write, or a mode=ro URL) must still
+            # be readable.
             [mode] = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
             if mode != "wal":
                 # Another connection held the file when we asked; readers will block writes.

@@ -98,6 +98,19 @@ class Hostile(Site):
         # -- XML attacks: the good entry beside each must still be read.
         if path == "/laughs-sitemap.xml":
             return self.send(200, urlset(f"{base}/&lol9;", f"{base}{good[0]}", dtd=LAUGHS_DTD), xml)
+        if path in ("/late-laughs-sitemap.xml", "/late-laughs-feed.xml"):
+            # The same attack behind a 5 KB comment: the DOCTYPE may come that late.
+            late = "<!--" + "a long comment " * 350 + "-->"
+            listing = (
+                urlset(f"{base}/&lol9;", f"{base}{good[0]}", dtd=late + LAUGHS_DTD)
+                if "sitemap" in path
+                else rss(
+                    item(f"{base}/&lol9;", "&lol9;"),
+                    item(f"{base}{good[1]}"),
+                    dtd=late + LAUGHS_DTD,
+                )
+            )
+            return self.send(200, listing, xml)
         if path == "/laughs-feed.xml":
             return self.send(
                 200,

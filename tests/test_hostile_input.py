@@ -7,13 +7,14 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import subprocess
 import threading
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE, CrawlResult, run_scrapy
+from tests.conftest import ROOT, SAMPLE, CrawlResult, run_scrapy, scrapy_command
 
 ARTICLE = (SAMPLE / "en-heatwave.txt").read_text("utf-8")
 
@@ -321,3 +322,97 @@ def test_a_page_the_extractor_cannot_parse_is_its_own_drop_not_the_runs_failure(
     assert reasons == '{"extraction_failed": 1}'
     assert "Dropped: extraction_failed: " in result.stderr
     assert "a-no-tree.html: trafilatura: " in result.stderr
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_an_unknown_argument_is_refused_with_the_valid_ones(tmp_path: Path) -> None:
+    result = run_scrapy(["crawl", "files", "-a", "folder=/srv/news"], tmp_path / "news.db")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: the files spider takes no -a folder (it takes -a path=)"
+    )
+    news = run_scrapy(["crawl", "news", "-a", "sitemaps=https://a.test/"], tmp_path / "n.db")
+    assert news.returncode == 2
+    assert "the news spider takes no -a sitemaps (it takes -a sitemap=, -a feed=" in news.stderr
+    assert not (tmp_path / "news.db").exists() and not (tmp_path / "n.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[[site]]\nfeeds = "https://a.test/rss.xml"\n', "feeds must be a list of URLs"),
+        ('[site]\nfeeds = ["https://a.test/rss.xml"]\n', "sites are [[site]] tables"),
+        ('[[site]]\nfeeds = ["https://a.test/rss.xml"\n', "is not valid TOML"),
+        ('[[site]]\nfead = ["https://a.test/rss.xml"]\n', "unknown key 'fead'"),
+        (None, "cannot read sources file"),
+    ],
+)
+def test_a_malformed_sources_file_is_one_line(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    sources = tmp_path / "sites.toml"
+    if content is not None:
+        sources.write_text(content, "utf-8")
+    result = run_scrapy(["crawl", "news", "-a", f"sources={sources}"], tmp_path / "news.db")
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and message in last and str(sources) in last
+    no_traceback(result)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["dupes", "--limit", "100000000000000000000"],
+        ["report", "--runs", "1e20"],
+        ["search", "heat", "--limit", "-1"],
+        ["export", "--run", "99999999999999999999"],
+    ],
+)
+def test_numbers_out_of_range_on_the_command_line_are_usage_errors(
+    store: Path, args: list[str]
+) -> None:
+    result = run_scrapy(args, store)
+    assert result.returncode == 2
+    assert f"argument {args[-2]}: " in result.stderr
+    no_traceback(result)
+
+
+def test_reading_commands_work_on_a_read_only_store(store: Path) -> None:
+    before = digest(store)
+    url = f"NEWS_DATABASE_URL=sqlite:///file:{store}?mode=ro&uri=true"
+    for args in (["report"], ["search", "heatwave"], ["export"], ["dupes"]):
+        result = run_scrapy(args, store, url)
+        assert result.returncode == 0, (args, result.stderr[-2000:])
+        assert result.stdout.strip(), args
+        no_traceback(result)
+    assert digest(store) == before
+
+
+@pytest.mark.parametrize("args", [["report"], ["search", "heatwave"], ["dupes"]])
+def test_a_full_standard_output_is_one_line(store: Path, args: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            scrapy_command(args, store), cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: cannot write the output: No space left on device"
+    )
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_run_stopped_by_a_locked_store_counts_its_error(store: Path) -> None:
+    """Another program holds SQLite's write lock past the 30 s busy timeout."""
+    with closing(sqlite3.connect(store, isolation_level=None)) as conn:
+        conn.execute("BEGIN EXCLUSIVE")
+        result = run_scrapy(["crawl", "files", "-a", f"path={SAMPLE}"], store)
+        conn.execute("ROLLBACK")
+    assert result.returncode == 1
+    summary = result.stdout.splitlines()[-1]
+    assert "failed (store_error)" in summary and "1 errors" in summary
+    assert "database is locked" in result.stderr
+    no_traceback(result)

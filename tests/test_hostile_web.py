@@ -232,3 +232,16 @@ def test_slow_drip_and_stalled_responses_time_out(hostile, tmp_path):
     assert result.logged(f"{hostile.base}/stall.html", "timeout")
     [(status, errors)] = result.rows("SELECT status, errors FROM crawl_runs")
     assert (status, errors) == ("finished", 0)
+
+
+def test_entities_behind_a_long_comment_are_defused_too(hostile, tmp_path):
+    result = crawl(
+        hostile,
+        tmp_path / "news.db",
+        "sitemap=/late-laughs-sitemap.xml",
+        "feed=/late-laughs-feed.xml",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stored_paths(hostile.base) == set(GOOD_PATHS[:2])
+    assert not any("lollol" in line for line in hostile.requests())
+    assert result.reasons() == {"xml_entities": 2, "http_404": 1}

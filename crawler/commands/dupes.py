@@ -7,7 +7,7 @@ import argparse
 
 from scrapy.exceptions import UsageError
 
-from crawler.cli import StoreCommand, count, shown
+from crawler.cli import StoreCommand, count, shown, writes_output
 from db.base import StoreError
 from db.records import RunCounts
 from db.runs import StoreBusy
@@ -56,6 +56,7 @@ class Command(StoreCommand):
             "--apply", action="store_true", help="with --threshold: make the changes (a ledger run)"
         )
 
+    @writes_output
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:
             raise UsageError("dupes takes no arguments")

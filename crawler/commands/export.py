@@ -14,7 +14,7 @@ from typing import TextIO
 
 from scrapy.exceptions import UsageError
 
-from crawler.cli import StoreCommand, count
+from crawler.cli import StoreCommand, count, writes_output
 from db.base import StoreError
 from db.engine import sqlite_files
 from db.export import FORMATS, rows, write
@@ -55,6 +55,7 @@ class Command(StoreCommand):
         parser.add_argument("--run", type=count, metavar="ID", help="stored by this run only")
         parser.add_argument("--all", action="store_true", help="every article, duplicates too")
 
+    @writes_output
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         since = None
         if opts.since:
@@ -88,10 +89,9 @@ class Command(StoreCommand):
 
             written = write_replacing(output, to) if replace else write_in_place(output, to)
             print(f"wrote {written} articles to {output}", file=sys.stderr)
-        except BrokenPipeError:
-            # `scrapy export | head`: the reader has all it wanted.
-            sys.stderr.close()
         except (OSError, StoreError) as exc:
+            if output is None and isinstance(exc, OSError):
+                raise  # standard output's own failure: writes_output says it
             self.fail(f"export to {output or 'standard output'} failed: {exc}")
         finally:
             store.close()

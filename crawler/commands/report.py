@@ -6,7 +6,7 @@ import argparse
 
 from scrapy.exceptions import UsageError
 
-from crawler.cli import StoreCommand, count, shown
+from crawler.cli import StoreCommand, count, shown, writes_output
 from db.report import FIELDS, as_json, recent_runs, source_reports
 from pipelines.boilerplate import TRAILER_MARKERS
 
@@ -22,6 +22,7 @@ class Command(StoreCommand):
         parser.add_argument("--runs", type=count, default=10, metavar="N", help="last N runs")
         parser.add_argument("--json", action="store_true", help="JSON output")
 
+    @writes_output
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if opts.runs < 1:
             raise UsageError("--runs must be at least 1")

@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 from scrapy.exceptions import UsageError
 
-from crawler.cli import StoreCommand, count, shown
+from crawler.cli import StoreCommand, count, shown, writes_output
 from db.base import StoreError
 from db.search import QueryError, literal, search
 
@@ -30,6 +30,7 @@ class Command(StoreCommand):
             help="search for the words of QUERY as a phrase, ignoring FTS5 operators",
         )
 
+    @writes_output
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
             raise UsageError("give a search query")
