@@ -116,3 +116,28 @@ def test_machinery_benchmark_measures_each_piece(tmp_path):
     assert set(checks) == {"FilesSpider.parse_file", "NewsSpider.parse"}
     assert all(v > 0 for v in checks.values())
     assert "in the garbage collector:" in run.stdout
+
+
+@pytest.mark.slow
+def test_document_memory_benchmark_runs_end_to_end(tmp_path):
+    output = tmp_path / "memory.json"
+    run = subprocess.run(
+        [sys.executable, "benchmarks/document_memory.py", "--mb", "1", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(output.read_text())
+    assert 0.9 < results["document_mb"] < 1.2
+    for workers in (1, 2):
+        measured = results[f"workers_{workers}"]
+        # The large document was stored, not dropped, in both runs.
+        assert (
+            "1 new" in measured["large"]["summary"] and "0 dropped" in measured["large"]["summary"]
+        )
+        assert measured["large"]["crawl_mb"] > 30
+    assert results["workers_2"]["large"]["workers_mb"] > 30
+    assert results["workers_1"]["large"]["workers_mb"] == 0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import tempfile
 from datetime import datetime
 
 from pipelines.boilerplate import TrailerCutter
 from pipelines.cleaner import Cleaner, split_title
+from pipelines.language import LanguageDetector
 from pipelines.textnorm import normalize_text
 
 BODY = [
@@ -100,3 +103,18 @@ def test_html_extraction_with_metadata():
         "More than four thousand people visited on the first day, the culture department said.",
         "The building will now stay open until nine in the evening on weekdays.",
     ]
+
+
+def test_the_language_model_loads_without_a_temporary_file(monkeypatch):
+    """A full temporary disk must not fail every article: py3langid's model is unpacked in
+    memory, never into a temporary file."""
+
+    def no_space(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    for name in ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, no_space)
+    detector = LanguageDetector()
+    assert detector.detect("Les élus ont voté le budget de la ville mardi soir.") == "fr"
+    assert detector.detect("The council voted on the city's budget on Tuesday night.") == "en"
+    assert detector.detect("   ") is None
