@@ -13,18 +13,16 @@ what a document costs beyond the crawl's own start-up.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.throughput import RESULTS, machine, measured, vocabulary  # noqa: E402
+from benchmarks.throughput import machine, measured, vocabulary, write_results  # noqa: E402
 
 
 def write_document(path: Path, size_mb: float, seed: int = 5) -> int:
@@ -86,10 +84,7 @@ def main() -> None:
                 f"{extra / results['document_mb']:.1f} MB per MB of document",
                 flush=True,
             )
-    output = args.output or RESULTS / f"document-memory-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2))
-    print(f"written to {output}")
+    write_results(results, args.output, "document-memory")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.throughput import RESULTS, machine, make_pages, measured  # noqa: E402
+from benchmarks.throughput import machine, make_pages, measured, write_results  # noqa: E402
 
 # A worker started by the pool's boot line imports these ...
 BOOT_IMPORTS = "import pipelines.workerpool; from pipelines.cleaner import start_worker"
@@ -268,10 +268,7 @@ def main() -> None:
         f"a worker's imports: {boot['cpu_s']:.2f} s of CPU and {boot['peak_mb']:.0f} MB with the "
         f"boot line, {spawn['cpu_s']:.2f} s and {spawn['peak_mb']:.0f} MB as spawn started it"
     )
-    output = args.output or RESULTS / f"machinery-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2))
-    print(f"written to {output}")
+    write_results(results, args.output, "machinery")
 
 
 if __name__ == "__main__":

@@ -176,6 +176,15 @@ def write_sitemap(folder: Path, names: list[str], base: str) -> None:
     )
 
 
+def write_results(results: dict[str, Any], output: Path | None, name: str) -> Path:
+    """RESULTS as JSON in OUTPUT, or benchmarks/results/NAME-<time>.json; returns the path."""
+    path = output or RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {path}")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

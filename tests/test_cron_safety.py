@@ -61,16 +61,7 @@ def test_a_stale_lock_is_taken_over(tmp_path):
     # A run that was killed outright: still 'running', and its process is gone.
     finished = subprocess.Popen(["true"])
     finished.wait()
-    dead_pid = finished.pid
-    with closing(sqlite3.connect(database)) as conn:
-        conn.execute(
-            "INSERT INTO crawl_runs (spider, arguments, started_at, status, items_new, "
-            "items_exact_duplicate, items_near_duplicate, items_already_stored, items_dropped, "
-            "dropped_reasons, errors, pid, hostname) VALUES ('files', '{}', "
-            "'2026-01-01 00:00:00', 'running', 0, 0, 0, 0, 0, '{}', 0, ?, ?)",
-            (dead_pid, socket.gethostname()),
-        )
-        conn.commit()
+    hold(database, finished.pid)
 
     second = run_scrapy(["crawl", "files", "-a", f"path={SAMPLE}"], database)
     assert second.returncode == 0, second.stderr[-2000:]
