@@ -114,26 +114,30 @@ def test_text_without_words_is_stored_and_reruns_still_start(tmp_path, crawl_fil
     assert second.rows("SELECT COUNT(*) FROM articles") == [(4,)]
 
 
+# Settings of the wrong kind or out of range, and the line each gets.
+BAD_SETTINGS = {
+    "NEWS_DEDUP_THRESHOLD=2": "NEWS_DEDUP_THRESHOLD must be in (0, 1], got 2.0",
+    "NEWS_STORY_THRESHOLD=abc": "NEWS_STORY_THRESHOLD must be a number, got 'abc'",
+    "NEWS_BATCH_SIZE=0": "NEWS_BATCH_SIZE must be at least 1, got 0",
+    "NEWS_MIN_TEXT_CHARS=0": "NEWS_MIN_TEXT_CHARS must be at least 1, got 0",
+    "NEWS_FILES_MAX_BYTES=-1": "NEWS_FILES_MAX_BYTES must be at least 1, got -1",
+    "NEWS_COMMIT_INTERVAL=nan": "NEWS_COMMIT_INTERVAL must be a number, got 'nan'",
+    "NEWS_PROGRESS_INTERVAL=-5": "NEWS_PROGRESS_INTERVAL must not be negative, got -5.0",
+    "NEWS_LOCK_WAIT=nan": "NEWS_LOCK_WAIT must be a number, got 'nan'",
+    "NEWS_SQLITE_MMAP_MB=-5": "NEWS_SQLITE_MMAP_MB must not be negative, got -5",
+    "NEWS_MINHASH_PERM=1e20": "NEWS_MINHASH_PERM must be a whole number, got '1e20'",
+    "NEWS_REFRESH=maybe": "NEWS_REFRESH must be True or False, got 'maybe'",
+    "NEWS_DATABASE_URL=not a url": "NEWS_DATABASE_URL is not a database URL: 'not a url'",
+}
+
+
 @pytest.mark.parametrize(
-    ("setting", "reason"),
-    [
-        ("NEWS_DEDUP_THRESHOLD=2", "NEWS_DEDUP_THRESHOLD must be in (0, 1], got 2.0"),
-        ("NEWS_DEDUP_THRESHOLD=abc", "NEWS_DEDUP_THRESHOLD must be a number, got 'abc'"),
-        ("NEWS_BATCH_SIZE=0", "NEWS_BATCH_SIZE must be at least 1, got 0"),
-        ("NEWS_MIN_TEXT_CHARS=0", "NEWS_MIN_TEXT_CHARS must be at least 1, got 0"),
-        ("NEWS_FILES_MAX_BYTES=-1", "NEWS_FILES_MAX_BYTES must be at least 1, got -1"),
-        ("NEWS_COMMIT_INTERVAL=nan", "NEWS_COMMIT_INTERVAL must be a number, got 'nan'"),
-        ("NEWS_PROGRESS_INTERVAL=-5", "NEWS_PROGRESS_INTERVAL must not be negative, got -5.0"),
-        ("NEWS_LOCK_WAIT=nan", "NEWS_LOCK_WAIT must be a number, got 'nan'"),
-        ("NEWS_LOCK_WAIT=-1", "NEWS_LOCK_WAIT must not be negative, got -1.0"),
-        ("NEWS_SQLITE_MMAP_MB=-5", "NEWS_SQLITE_MMAP_MB must not be negative, got -5"),
-        ("NEWS_MINHASH_PERM=1e20", "NEWS_MINHASH_PERM must be a whole number, got '1e20'"),
-        ("NEWS_REFRESH=maybe", "NEWS_REFRESH must be True or False, got 'maybe'"),
-        ("NEWS_DATABASE_URL=not a url", "NEWS_DATABASE_URL is not a database URL: 'not a url'"),
-    ],
+    "settings",
+    [["NEWS_DEDUP_THRESHOLD=abc"], list(BAD_SETTINGS)],
+    ids=["one", "all"],
 )
-def test_a_bad_setting_is_one_line_and_stops_the_run_before_anything_is_read(
-    tmp_path, setting, reason
+def test_bad_settings_are_one_line_each_and_stop_the_run_before_anything_is_read(
+    tmp_path, settings
 ):
     # Scrapy only disables a pipeline whose settings it refuses; a run without dedup would
     # store every article as new, unattended. The crawl command checks every setting first.
@@ -142,9 +146,14 @@ def test_a_bad_setting_is_one_line_and_stops_the_run_before_anything_is_read(
     for path in GOOD:
         (folder / path.name).write_bytes(path.read_bytes())
     database = tmp_path / "news.db"
-    result = run_scrapy(["crawl", "files", "-a", f"path={folder}"], database, setting)
+    result = run_scrapy(["crawl", "files", "-a", f"path={folder}"], database, *settings)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == f"error: {reason}"
+    expected = {
+        **BAD_SETTINGS,
+        "NEWS_DEDUP_THRESHOLD=abc": "NEWS_DEDUP_THRESHOLD must be a number, got 'abc'",
+    }
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert sorted(errors) == sorted(f"error: {expected[setting]}" for setting in settings)
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert not database.exists()  # not even a run in the ledger

@@ -44,8 +44,9 @@ class Command(ScrapyCrawlCommand):
         assert self.crawler_process is not None and self.settings is not None
         refused = self.refused(args[0], opts.spargs)
         if refused is not None:
-            message, self.exitcode = refused
-            print(f"error: {message}", file=sys.stderr)
+            messages, self.exitcode = refused
+            for message in messages:
+                print(f"error: {message}", file=sys.stderr)
             return
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
@@ -65,9 +66,10 @@ class Command(ScrapyCrawlCommand):
         else:
             self.exitcode = EXIT_FAILED
 
-    def refused(self, name: str, arguments: dict[str, str]) -> tuple[str, int] | None:
-        """Why the crawl cannot start, and the exit code, or None: a -a argument the spider
-        does not take (2, a usage error) or a setting out of its range (1)."""
+    def refused(self, name: str, arguments: dict[str, str]) -> tuple[list[str], int] | None:
+        """Why the crawl cannot start, one line per fault, and the exit code, or None: a -a
+        argument the spider does not take (2, a usage error) or a setting out of its range
+        (1)."""
         assert self.crawler_process is not None and self.settings is not None
         try:
             spider = self.crawler_process.spider_loader.load(name)
@@ -77,12 +79,12 @@ class Command(ScrapyCrawlCommand):
         if known is not None:
             for argument in sorted(set(arguments) - set(known)):
                 valid = ", ".join(f"-a {name}=" for name in known)
-                return f"the {spider.name} spider takes no -a {argument} (it takes {valid})", 2
+                return [f"the {spider.name} spider takes no -a {argument} (it takes {valid})"], 2
         check = getattr(spider, "check_arguments", None)
         problems = check(arguments) if check is not None else []
         if problems:
-            return "; ".join(problems), 2
+            return problems, 2
         problems = rules.problems(self.settings)
         if problems:
-            return "; ".join(problems), EXIT_FAILED
+            return problems, EXIT_FAILED
         return None
