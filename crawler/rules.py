@@ -115,6 +115,7 @@ RULES: dict[str, Rule] = {
     "NEWS_REFRESH": Rule(bool),
     "NEWS_FILES_MAX_BYTES": Rule(int, 1),
     "NEWS_FILES_MAX_DEPTH": Rule(int, 0),
+    "NEWS_CACHE_DIR": Rule(str),
 }
 
 

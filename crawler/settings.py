@@ -76,6 +76,9 @@ NEWS_MIN_TEXT_CHARS = 200
 # Processes that extract text in parallel (trafilatura is most of a crawl's CPU);
 # 0 means one per core, 1 cleans in the crawl process itself.
 NEWS_WORKERS = 0
+# Where the cleaning keeps what it need not rebuild at every start (the unpacked language
+# model, 65 MB): "" is $XDG_CACHE_HOME/newsdedup (~/.cache/newsdedup), "none" keeps nothing.
+NEWS_CACHE_DIR = ""
 # Extra headings that start a trailing boilerplate block, added to the built-in ones.
 NEWS_TRAILER_MARKERS: list[str] = []
 # MinHash near-duplicate detection; chosen on the labelled set (see docs/dedup-and-stories.md).

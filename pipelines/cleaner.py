@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import trafilatura
@@ -113,9 +114,9 @@ class ExtractorLog(logging.Handler):
 class Cleaner:
     """The cleaning itself, without Scrapy: what a worker process holds one of."""
 
-    def __init__(self, extra_markers: list[str]) -> None:
+    def __init__(self, extra_markers: list[str], cache_dir: Path | None = None) -> None:
         self.cutter = TrailerCutter(extra_markers)
-        self.languages = LanguageDetector()
+        self.languages = LanguageDetector(cache_dir)
         self._derivers: dict[Derivation, Callable[[str | None, str], Any]] = {}
         self.extractor_log = ExtractorLog()
 
@@ -183,10 +184,12 @@ class Cleaner:
 _worker: tuple[Cleaner, tuple[Derivation, ...]] | None = None
 
 
-def start_worker(extra_markers: list[str], derivations: tuple[Derivation, ...]) -> None:
+def start_worker(
+    extra_markers: list[str], derivations: tuple[Derivation, ...], cache_dir: Path | None = None
+) -> None:
     """What a cleaning worker does once, before its first document."""
     global _worker
-    _worker = (Cleaner(extra_markers), derivations)
+    _worker = (Cleaner(extra_markers, cache_dir), derivations)
 
 
 def clean_in_worker(kind: str, raw: str, url: str) -> Outcome:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DropItem, NotConfigured
@@ -24,12 +25,22 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def cache_dir(setting: str) -> Path | None:
+    """NEWS_CACHE_DIR as a folder: "" is the user's cache folder, "none" is no cache."""
+    if setting.strip().lower() == "none":
+        return None
+    if setting:
+        return Path(setting).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsdedup"
+
+
 class CleaningPipeline:
     """Turns raw documents into article text with metadata; drops items with no usable text.
 
     Settings: ``NEWS_MIN_TEXT_CHARS`` (shorter cleaned text is dropped),
     ``NEWS_TRAILER_MARKERS`` (extra headings that start a trailer to cut), ``NEWS_WORKERS``
-    (processes that extract in parallel; 1 cleans in the crawl process). With workers, the
+    (processes that extract in parallel; 1 cleans in the crawl process), ``NEWS_CACHE_DIR``
+    (where the unpacked language model is kept between runs). With workers, the
     items still leave this stage in the order they came. The later stages' derivations
     (crawler.items.Derivation) come from the crawl's store, where they registered them.
     Stats: ``news/dropped/<reason>``, ``news/cpu/cleaning``.
@@ -41,12 +52,14 @@ class CleaningPipeline:
         min_text_chars: int,
         extra_markers: list[str],
         workers: int = 1,
+        cache_dir: Path | None = None,
         crawl_store: CrawlStore | None = None,
         stats: StatsCollector | None = None,
     ) -> None:
         self.min_text_chars = min_text_chars
         self.extra_markers = extra_markers
-        self.cleaner = Cleaner(extra_markers)
+        self.cache_dir = cache_dir
+        self.cleaner = Cleaner(extra_markers, cache_dir)
         self.workers = workers
         self.crawl_store = crawl_store
         self.stats = stats
@@ -68,6 +81,7 @@ class CleaningPipeline:
             min_text_chars=value(settings, "NEWS_MIN_TEXT_CHARS"),
             extra_markers=value(settings, "NEWS_TRAILER_MARKERS"),
             workers=value(settings, "NEWS_WORKERS") or os.cpu_count() or 1,
+            cache_dir=cache_dir(value(settings, "NEWS_CACHE_DIR")),
             crawl_store=CrawlStore.of(crawler, "CleaningPipeline"),
             stats=crawler.stats,
         )
@@ -77,7 +91,7 @@ class CleaningPipeline:
             self.workers,
             start_worker,
             clean_in_worker,
-            (self.extra_markers, derivations),
+            (self.extra_markers, derivations, self.cache_dir),
             on_second_death=lambda _args: Outcome(None, "a cleaning worker died on it twice", 0.0),
         )
         logger.info("Started %d cleaning workers", self.workers)

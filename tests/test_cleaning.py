@@ -118,3 +118,20 @@ def test_the_language_model_loads_without_a_temporary_file(monkeypatch):
     assert detector.detect("Les élus ont voté le budget de la ville mardi soir.") == "fr"
     assert detector.detect("The council voted on the city's budget on Tuesday night.") == "en"
     assert detector.detect("   ") is None
+
+
+def test_the_unpacked_language_model_is_cached_for_the_next_process(tmp_path):
+    cache = tmp_path / "cache"
+    first = LanguageDetector(cache)
+    assert first.detect("Les élus ont voté le budget de la ville mardi soir.") == "fr"
+    [cached] = cache.glob("py3langid-*.npz")
+    assert cached.stat().st_size > 10_000_000  # the unpacked arrays
+    # Read back as it was written: the same answers from the cached file.
+    assert LanguageDetector(cache).detect("The council voted on the budget.") == "en"
+    assert list(cache.iterdir()) == [cached]  # nothing half-written left beside it
+    # A cache that cannot be made (its folder is a file) is only skipped.
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a folder")
+    assert (
+        LanguageDetector(blocked / "cache").detect("Der Rat hat den Haushalt beschlossen.") == "de"
+    )
