@@ -7,7 +7,9 @@ they start, so that a mistake is one line and an exit code, never a traceback.""
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from scrapy.exceptions import NotConfigured
@@ -138,6 +140,17 @@ def value(settings: BaseSettings, name: str) -> Any:
         return checked(settings, name)
     except ValueError as exc:
         raise NotConfigured(str(exc)) from exc
+
+
+def cache_dir(settings: BaseSettings) -> Path | None:
+    """NEWS_CACHE_DIR as a folder: "" is the user's cache folder ($XDG_CACHE_HOME, or
+    ~/.cache, then newsdedup), "none" is no cache."""
+    setting = value(settings, "NEWS_CACHE_DIR")
+    if setting.strip().lower() == "none":
+        return None
+    if setting:
+        return Path(setting).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsdedup"
 
 
 def problems(settings: BaseSettings) -> list[str]:

@@ -76,8 +76,9 @@ NEWS_MIN_TEXT_CHARS = 200
 # Processes that extract text in parallel (trafilatura is most of a crawl's CPU);
 # 0 means one per core, 1 cleans in the crawl process itself.
 NEWS_WORKERS = 0
-# Where the cleaning keeps what it need not rebuild at every start (the unpacked language
-# model, 65 MB): "" is $XDG_CACHE_HOME/newsdedup (~/.cache/newsdedup), "none" keeps nothing.
+# Where a crawl keeps what it would compute the same way at every start (the unpacked
+# language model, datasketch's permutations and layouts): "" is $XDG_CACHE_HOME/newsdedup
+# (~/.cache/newsdedup), "none" keeps nothing.
 NEWS_CACHE_DIR = ""
 # Extra headings that start a trailing boilerplate block, added to the built-in ones.
 NEWS_TRAILER_MARKERS: list[str] = []

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem, Derivation
-from crawler.rules import value
+from crawler.rules import cache_dir, value
 from crawler.store import CrawlStore
 from pipelines.cleaner import Cleaner, Outcome, clean_in_worker, start_worker
 from pipelines.language import ModelError, packed_model
@@ -23,15 +23,6 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
-
-
-def cache_dir(setting: str) -> Path | None:
-    """NEWS_CACHE_DIR as a folder: "" is the user's cache folder, "none" is no cache."""
-    if setting.strip().lower() == "none":
-        return None
-    if setting:
-        return Path(setting).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsdedup"
 
 
 class CleaningPipeline:
@@ -81,7 +72,7 @@ class CleaningPipeline:
             min_text_chars=value(settings, "NEWS_MIN_TEXT_CHARS"),
             extra_markers=value(settings, "NEWS_TRAILER_MARKERS"),
             workers=value(settings, "NEWS_WORKERS") or os.cpu_count() or 1,
-            cache_dir=cache_dir(value(settings, "NEWS_CACHE_DIR")),
+            cache_dir=cache_dir(settings),
             crawl_store=CrawlStore.of(crawler, "CleaningPipeline"),
             stats=crawler.stats,
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
-from crawler.rules import value
+from crawler.rules import cache_dir, value
 from crawler.store import CrawlStore
 from db.base import DEDUP_LSH
 from db.records import CanonicalMatch
@@ -33,8 +34,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def text_fingerprint(params: SignatureParams, layout: Layout) -> TextFingerprint:
-    return TextFingerprint(params, layout, permutations(params.num_perm, params.seed))
+def text_fingerprint(
+    params: SignatureParams, layout: Layout, cache_dir: Path | None = None
+) -> TextFingerprint:
+    drawn = permutations(params.num_perm, params.seed, cache_dir)
+    return TextFingerprint(params, layout, drawn)
 
 
 class DedupPipeline:
@@ -52,14 +56,16 @@ class DedupPipeline:
         params: SignatureParams,
         threshold: float,
         crawl_store: CrawlStore,
+        cache_dir: Path | None = None,
         stats: StatsCollector | None = None,
     ) -> None:
         self.params = params
         self.threshold = threshold
         self.crawl_store = crawl_store
+        self.cache_dir = cache_dir
         self.stats = stats
-        self.layout = lsh_layout(threshold, params.num_perm)
-        self.fingerprint = text_fingerprint(params, self.layout)
+        self.layout = lsh_layout(threshold, params.num_perm, cache_dir)
+        self.fingerprint = text_fingerprint(params, self.layout, cache_dir)
         self.store: Store | None = None
 
     @classmethod
@@ -73,6 +79,7 @@ class DedupPipeline:
             ),
             threshold=value(settings, "NEWS_DEDUP_THRESHOLD"),
             crawl_store=CrawlStore.of(crawler, "DedupPipeline"),
+            cache_dir=cache_dir(settings),
             stats=crawler.stats,
         )
 
@@ -105,7 +112,7 @@ class DedupPipeline:
                 # one it was made with.
                 logger.info("Dedup: this store hashes shingles with %s", params.shingle_hash)
                 self.params = params
-                self.fingerprint = text_fingerprint(params, self.layout)
+                self.fingerprint = text_fingerprint(params, self.layout, self.cache_dir)
         applied = store.get_meta(THRESHOLD_META)
         if applied is not None and float(applied) != self.threshold:
             logger.warning(

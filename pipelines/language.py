@@ -9,12 +9,9 @@ read back by later processes. A cache that cannot be written is only skipped."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import logging
 import lzma
-import os
 from array import array
 from importlib import resources
 from pathlib import Path
@@ -23,7 +20,7 @@ from typing import Any
 import numpy as np
 from py3langid.langid import LanguageIdentifier
 
-logger = logging.getLogger(__name__)
+from pipelines.cache import cached
 
 # The model file inside the py3langid package, and the arrays its .npz holds.
 MODEL = "data/model.npz.xz"
@@ -52,34 +49,13 @@ def _unsigned(values: np.ndarray) -> array[int]:
     return table
 
 
-def unpacked_model(cache_dir: Path | None) -> bytes | Path:
-    """The unpacked model: the cached file when CACHE_DIR holds it, else the bytes, kept in
-    CACHE_DIR for the next process when it is given and writable."""
-    packed = packed_model()
-    if cache_dir is None:
-        return lzma.decompress(packed)
-    cached = cache_dir / f"py3langid-{hashlib.blake2b(packed, digest_size=12).hexdigest()}.npz"
-    if cached.is_file():
-        return cached
-    unpacked = lzma.decompress(packed)
-    partial = cached.with_name(f".{cached.name}.{os.getpid()}")
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(unpacked)
-        os.replace(partial, cached)  # whole or not at all, whatever runs beside it
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        logger.debug("Language model not cached in %s: %s", cache_dir, exc)
-    return unpacked
-
-
 def load_identifier(cache_dir: Path | None = None) -> LanguageIdentifier:
     """The identifier of py3langid's bundled model, built in memory."""
     try:
-        unpacked = unpacked_model(cache_dir)
-        source = unpacked if isinstance(unpacked, Path) else io.BytesIO(unpacked)
-        with np.load(source, allow_pickle=False) as data:
+        packed = packed_model()
+        name = f"py3langid-{hashlib.blake2b(packed, digest_size=12).hexdigest()}.npz"
+        unpacked = cached(cache_dir, name, lambda: lzma.decompress(packed))
+        with np.load(io.BytesIO(unpacked), allow_pickle=False) as data:
             found: dict[str, Any] = {name: data[name] for name in ARRAYS}
     except (lzma.LZMAError, ValueError, KeyError, OSError) as exc:
         raise ModelError(f"py3langid's model {MODEL} is not of a known layout: {exc}") from exc

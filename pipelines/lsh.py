@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 from db.store import Store
+from pipelines.cache import cached, version_of
 from pipelines.signatures import Layout, band_keys, estimated_jaccard
 
 # LSH candidates are verified against the estimated Jaccard, so a false positive costs one
@@ -21,14 +23,21 @@ META_KEY = "minhash"
 THRESHOLD_META = "dedup_threshold"
 
 
-def lsh_layout(threshold: float, num_perm: int) -> Layout:
-    """datasketch's band layout for this threshold, leaning toward recall (LSH_WEIGHTS)."""
-    # Imported here: datasketch brings scipy (0.4 s), which only a crawl's start and
-    # `scrapy dupes` need, not every command that imports this module.
-    from datasketch import MinHashLSH
+def lsh_layout(threshold: float, num_perm: int, cache_dir: Path | None = None) -> Layout:
+    """datasketch's band layout for this threshold, leaning toward recall (LSH_WEIGHTS).
+    Kept in CACHE_DIR: datasketch brings scipy (0.4 s of CPU to import), and the layout only
+    changes with its parameters."""
 
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
-    return lsh.b, lsh.r
+    def choose() -> bytes:
+        from datasketch import MinHashLSH
+
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
+        return f"{lsh.b} {lsh.r}".encode()
+
+    weights = "-".join(map(str, LSH_WEIGHTS))
+    name = f"lsh-layout-{threshold!r}-{num_perm}-{weights}-datasketch-{version_of('datasketch')}"
+    bands, rows = cached(cache_dir, name, choose).split()
+    return int(bands), int(rows)
 
 
 class Signed(Protocol):

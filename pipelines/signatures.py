@@ -10,11 +10,13 @@ import itertools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from crawler.items import Fingerprint, StoryPrint
+from pipelines.cache import cached, version_of
 from pipelines.storyfeatures import story_features
 from pipelines.textnorm import iter_words, normalize_text, words
 
@@ -100,15 +102,21 @@ def content_hash(normalized: str) -> str:
     return hashlib.blake2b(normalized.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def permutations(num_perm: int, seed: int) -> bytes:
+def permutations(num_perm: int, seed: int, cache_dir: Path | None = None) -> bytes:
     """datasketch's affine32 permutations (a, b) for NUM_PERM and SEED, as uint32 bytes.
     Drawn where datasketch is loaded anyway (the crawl process, the commands) and handed to
     the signers that need them: a cleaning worker gets them with its derivations and so never
-    imports datasketch, which with scipy takes about half a second of CPU to import."""
-    from datasketch import MinHash
+    imports datasketch, which with scipy takes about half a second of CPU to import. Kept in
+    CACHE_DIR, a crawl that finds them there does not import it either."""
 
-    drawn = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
-    return np.asarray(drawn, dtype=np.uint32).tobytes()
+    def draw() -> bytes:
+        from datasketch import MinHash
+
+        drawn = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+        return np.asarray(drawn, dtype=np.uint32).tobytes()
+
+    name = f"permutations-{SCHEME}-{num_perm}-{seed}-datasketch-{version_of('datasketch')}"
+    return cached(cache_dir, name, draw)
 
 
 class Signer:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
-from crawler.rules import value
+from crawler.rules import cache_dir, value
 from crawler.store import CrawlStore
 from db.base import STORY_LSH, StoreError
 from db.records import StoryMatch
@@ -60,9 +61,10 @@ class StoryPipeline:
         threshold: float,
         window: timedelta,
         crawl_store: CrawlStore,
+        cache_dir: Path | None = None,
         stats: StatsCollector | None = None,
     ) -> None:
-        drawn = permutations(num_perm, STORY_SEED)
+        drawn = permutations(num_perm, STORY_SEED, cache_dir)
         self.signer = StorySigner(num_perm, drawn)
         self.threshold = threshold
         self.window = window
@@ -80,6 +82,7 @@ class StoryPipeline:
             threshold=value(settings, "NEWS_STORY_THRESHOLD"),
             window=timedelta(days=value(settings, "NEWS_STORY_WINDOW_DAYS")),
             crawl_store=CrawlStore.of(crawler, "StoryPipeline"),
+            cache_dir=cache_dir(settings),
             stats=crawler.stats,
         )
 

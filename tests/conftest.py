@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -41,6 +42,10 @@ class CrawlResult:
 # costs more CPU than a test's few documents, and the pool has tests of its own
 # (test_workers.py, test_workerpool.py, test_worker_imports.py, the crash trials).
 ONE_PROCESS = "NEWS_WORKERS=1"
+# What the crawls keep between runs (the unpacked language model, datasketch's permutations
+# and layouts): named by what they depend on, so every test run on this machine can share
+# it, and it stays out of the user's own cache.
+CACHE = f"NEWS_CACHE_DIR={Path(tempfile.gettempdir()) / 'newsdedup-test-cache'}"
 # The shipped default, one worker per core, for the tests that exercise it.
 DEFAULT_WORKERS = "NEWS_WORKERS=0"
 
@@ -49,7 +54,7 @@ def scrapy_command(args: list[str], database: Path, *settings: str) -> list[str]
     """`python -m scrapy ARGS` against the store at DATABASE, with extra `-s` settings (which
     override the tests' own defaults)."""
     command = [sys.executable, "-m", "scrapy", *args]
-    for setting in (f"NEWS_DATABASE_URL=sqlite:///{database}", ONE_PROCESS, *settings):
+    for setting in (f"NEWS_DATABASE_URL=sqlite:///{database}", ONE_PROCESS, CACHE, *settings):
         command += ["-s", setting]
     return command
 
