@@ -46,7 +46,8 @@ for run in $(seq "$runs"); do
     git clone -q "$here" "$clone"
     started=$(date +%s)
     status=0
-    (cd "$clone" && python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' > /dev/null \
+    (cd "$clone" && python3 -m venv .venv \
+        && .venv/bin/pip install -q -e '.[test]' > "$work/pip.log" 2>&1 \
         && .venv/bin/python -m pytest -q -p no:cacheprovider > "$work/run.log" 2>&1) || status=$?
     echo "run $run: exit $status, $(( $(date +%s) - started )) s (venv included): $(tail -1 "$work/run.log")"
 done
