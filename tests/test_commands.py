@@ -143,6 +143,7 @@ def write_pages(folder: Path, start: int, with_date: bool) -> None:
         (folder / f"page-{n:02d}.html").write_text(html, "utf-8")
 
 
+@pytest.mark.slow
 def test_report_flags_a_source_whose_dates_vanished(tmp_path):
     site = tmp_path / "site"
     site.mkdir()

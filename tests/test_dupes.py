@@ -113,6 +113,7 @@ def test_dupes_refuses_apply_without_threshold(store):
     assert "--apply needs --threshold" in refused.stderr
 
 
+@pytest.mark.slow
 def test_a_replay_at_the_crawls_own_threshold_changes_nothing(tmp_path, store):
     """`scrapy dupes` decides with the crawl's band keys and best match: replayed at the
     threshold the crawl used, no decision moves, on the samples and on a larger corpus of

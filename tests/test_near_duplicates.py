@@ -7,6 +7,8 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from pipelines.signatures import SignatureParams, Signer
 from pipelines.textnorm import normalize_text
 from tests.conftest import SAMPLE, CrawlResult, run_scrapy
@@ -65,6 +67,7 @@ def test_variants_point_at_their_seed(seeds, crawl_files):
     assert decisions(rerun) == found
 
 
+@pytest.mark.slow
 def test_two_runs_decide_as_one(tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(SAMPLE, corpus)
@@ -92,6 +95,7 @@ def test_two_runs_decide_as_one(tmp_path):
     ) == [(0, variant_count, bases)]
 
 
+@pytest.mark.slow
 def test_a_store_signed_with_sha1_keeps_its_shingle_hash(tmp_path):
     """A store whose parameters predate the choice of shingle hash (no "shingle_hash") goes
     on signing with SHA-1, so its old and new signatures stay comparable."""
