@@ -15,7 +15,7 @@ from crawler.items import ArticleItem, Derivation
 from crawler.rules import cache_dir, value
 from crawler.store import CrawlStore
 from pipelines.cleaner import Cleaner, Outcome, clean_in_worker, start_worker
-from pipelines.language import ModelError, packed_model
+from pipelines.language import ModelError, check_model
 from pipelines.workerpool import WorkerPool
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class CleaningPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CleaningPipeline:
         try:
-            packed_model()  # read again where it is used; here, to fail at start
+            check_model()  # read with the first text; looked for here, to fail at start
         except ModelError as exc:
             raise NotConfigured(str(exc)) from exc
         settings = crawler.settings

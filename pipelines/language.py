@@ -33,6 +33,17 @@ class ModelError(Exception):
     """py3langid's model cannot be read; the message says why, in one line."""
 
 
+def check_model() -> None:
+    """ModelError unless the package holds the model: a cheap look at start, which the
+    first text to identify then reads."""
+    try:
+        found = resources.files("py3langid").joinpath(MODEL).is_file()
+    except (OSError, ModuleNotFoundError) as exc:
+        raise ModelError(f"py3langid's model {MODEL} cannot be read: {exc}") from exc
+    if not found:
+        raise ModelError(f"py3langid's model {MODEL} is not in the installed package")
+
+
 def packed_model() -> bytes:
     """The packed model's bytes; ModelError if the package does not hold it."""
     try:
