@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
 from db.records import ArticleRecord
@@ -57,6 +58,23 @@ class Derivation(Hashable, Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What a web page and its listing say of it, for the cleaning stage to decide whether
+    it is an article (crawler/evidence.py gathers it, pipelines/articles.py weighs it)."""
+
+    og_type: str | None = None
+    schema_types: tuple[str, ...] = ()
+    # Why the URL's shape says the page lists articles ("a /tag/ page"), or None.
+    hub_url: str | None = None
+    # Links whose text is headline-long.
+    headline_links: int = 0
+    # A feed entry or news sitemap entry presented it as an article.
+    claim: bool = False
+    listed_date: datetime | None = None
+    listed_title: str | None = None
+
+
 @dataclass(kw_only=True)
 class ArticleItem(ArticleRecord):
     """One document; each stage fills in its own fields (those it stores are ArticleRecord's).
@@ -71,6 +89,9 @@ class ArticleItem(ArticleRecord):
     kind: Literal["html", "text"]
     raw: str
     derived: Derived = field(default_factory=Derived)
+    # A web page's evidence of being an article; None for documents taken as they are
+    # (the files source's).
+    evidence: Evidence | None = None
     # "new", "exact" or "near": how dedup classified the item.
     dedup: str = ""
     id: int | None = None

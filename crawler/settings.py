@@ -30,6 +30,8 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     # The crawl's store: the stages and middlewares above are handed it.
     "crawler.store.CrawlStore": 0,
+    # Which article URLs are fetched, and the ledger of those that were not stored.
+    "crawler.revisits.Revisits": 10,
     "crawler.extensions.ProgressLog": 500,
     "crawler.extensions.FrozenStartupHeap": 900,
     "crawler.extensions.CrawlProcessCpu": 910,
@@ -71,8 +73,9 @@ NEWS_SQLITE_MMAP_MB = 2048
 NEWS_LOCK_WAIT = 0.0
 # Seconds between progress lines in the log; 0 turns them off.
 NEWS_PROGRESS_INTERVAL = 60.0
-# Cleaned text shorter than this is not an article and is dropped.
-NEWS_MIN_TEXT_CHARS = 200
+# Cleaned text shorter than this is not an article and is dropped (real news briefs run
+# from about 95 characters; see docs/sources.md).
+NEWS_MIN_TEXT_CHARS = 80
 # Processes that extract text in parallel (trafilatura is most of a crawl's CPU);
 # 0 means one per core, 1 cleans in the crawl process itself.
 NEWS_WORKERS = 0
@@ -102,8 +105,17 @@ NEWS_FOLLOW_DEPTH = 1
 NEWS_SITEMAP_DEPTH = 3
 NEWS_SITEMAP_MAX_URLS = 50_000
 NEWS_LISTING_MAX_BYTES = 50 * 1024 * 1024
-# Request article URLs again even when they are already stored.
+# Article requests one crawl may queue, over all its listings and pages; past it, the
+# listings still being read are cut short (listing_truncated) and read by the next run.
+NEWS_MAX_ARTICLE_REQUESTS = 100_000
+# Request article URLs again even when they are already stored or not due.
 NEWS_REFRESH = False
+# A URL fetched and not stored is fetched again only when its listing shows a newer date,
+# or after this many hours for reasons of the page's own (not_article, too_short, 404) …
+NEWS_REVISIT_AFTER_HOURS = 720.0
+# … and, for transient failures (5xx, 429, timeouts), after this many hours, doubled with
+# each failed attempt up to NEWS_REVISIT_AFTER_HOURS.
+NEWS_REVISIT_BACKOFF_HOURS = 1.0
 # The files source skips files larger than this many bytes, and folders nested deeper than
 # this below the folder it was given.
 NEWS_FILES_MAX_BYTES = 10 * 1024 * 1024

@@ -9,7 +9,16 @@ from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from db.models import Article, CrawlRun, LshBucket, Meta, Source, Story, StoryMerge
+from db.models import (
+    Article,
+    CrawlRun,
+    LshBucket,
+    Meta,
+    Source,
+    Story,
+    StoryMerge,
+    UnstoredUrl,
+)
 
 # Core tables for the bulk paths; the ORM classes stay the schema's single definition.
 articles = cast(Table, Article.__table__)
@@ -19,6 +28,7 @@ news_meta = cast(Table, Meta.__table__)
 sources = cast(Table, Source.__table__)
 story_merges = cast(Table, StoryMerge.__table__)
 lsh_buckets = cast(Table, LshBucket.__table__)
+unstored_urls = cast(Table, UnstoredUrl.__table__)
 
 # The LSH indexes in lsh_buckets.
 DEDUP_LSH = 1

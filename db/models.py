@@ -159,3 +159,21 @@ class LshBucket(Base):
     # No index on article_id: it would double the table's size, and an article leaves an
     # index by its band keys, which its stored signature gives (Store.delete_buckets).
     __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class UnstoredUrl(Base):
+    """An article URL that was requested, or decided on, and not stored: why, and when, so
+    that later runs fetch it again only when it may have changed (crawler/revisits.py). The
+    row goes when the article is stored."""
+
+    __tablename__ = "urls"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(100), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_attempt: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    last_attempt: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    # The date its listing (sitemap lastmod, feed entry date) gave at the last attempt.
+    listed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_urls_reason", "reason"),)

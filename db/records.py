@@ -84,3 +84,15 @@ class RunCounts:
     already_stored: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     errors: int = 0
+
+
+@dataclass(frozen=True)
+class UnstoredEntry:
+    """A row of the ``urls`` ledger: an article URL seen and not stored."""
+
+    url: str
+    reason: str
+    attempts: int
+    first_attempt: datetime
+    last_attempt: datetime
+    listed_at: datetime | None

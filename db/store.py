@@ -1,6 +1,6 @@
 """The store: one connection to the database, with each concern in a module of its own
-(the ledger in db.runs, migrations in db.schema, look-ups in db.lookups, writes in
-db.writes), put together here."""
+(the run ledger in db.runs, the URLs not stored in db.unstored, migrations in db.schema,
+look-ups in db.lookups, writes in db.writes), put together here."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from db.engine import make_engine
 from db.lookups import Lookups
 from db.runs import RunLedger
 from db.schema import Migrations
+from db.unstored import Unstored
 from db.writes import Writes
 
 
-class Store(Migrations, RunLedger, Lookups, Writes):
+class Store(Migrations, RunLedger, Lookups, Writes, Unstored):
     """One connection to the database behind a SQLAlchemy URL (see db.base.StoreBase)."""
 
     def open(self) -> None:

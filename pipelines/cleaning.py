@@ -14,6 +14,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 from crawler.items import ArticleItem, Derivation
 from crawler.rules import cache_dir, value
 from crawler.store import CrawlStore
+from pipelines.articles import not_an_article
 from pipelines.cleaner import Cleaner, Outcome, clean_in_worker, start_worker
 from pipelines.language import ModelError, check_model
 from pipelines.workerpool import WorkerPool
@@ -28,7 +29,9 @@ logger = logging.getLogger(__name__)
 class CleaningPipeline:
     """Turns raw documents into article text with metadata; drops items with no usable text.
 
-    Settings: ``NEWS_MIN_TEXT_CHARS`` (shorter cleaned text is dropped),
+    A web page is kept only if it is an article (pipelines/articles.py weighs the spider's
+    evidence with the text). Settings: ``NEWS_MIN_TEXT_CHARS`` (shorter cleaned text is
+    dropped),
     ``NEWS_TRAILER_MARKERS`` (extra headings that start a trailer to cut), ``NEWS_WORKERS``
     (processes that extract in parallel; 1 cleans in the crawl process), ``NEWS_CACHE_DIR``
     (where the unpacked language model is kept between runs). With workers, the
@@ -136,6 +139,9 @@ class CleaningPipeline:
         if cleaned is None or not cleaned.text:
             self.drop(item, "no_text", "no article text could be extracted")
         assert cleaned is not None
+        evidence = item.evidence
+        if evidence is not None and (why := not_an_article(evidence, cleaned.text)):
+            self.drop(item, "not_article", why)
         if len(cleaned.text) < self.min_text_chars:
             self.drop(
                 item,
@@ -143,11 +149,16 @@ class CleaningPipeline:
                 f"cleaned text has {len(cleaned.text)} characters, "
                 f"fewer than NEWS_MIN_TEXT_CHARS={self.min_text_chars}",
             )
-        item.title = cleaned.title
+        item.title = cleaned.title or (evidence.listed_title if evidence else None)
         item.text = cleaned.text
         item.author = item.author or cleaned.author
         item.site_name = item.site_name or cleaned.site_name
-        item.published_at = item.published_at or cleaned.published_at
+        # The page's own date first; its listing's (feed entry, news sitemap) otherwise.
+        item.published_at = (
+            item.published_at
+            or cleaned.published_at
+            or (evidence.listed_date if evidence else None)
+        )
         item.language = item.language or cleaned.language
         item.derived = outcome.derived
         return item

@@ -4,49 +4,66 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from lxml import etree
+from courlan import extract_domain
 from scrapy import Request
 from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
-from scrapy.http import HtmlResponse, Response, TextResponse, XmlResponse
+from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import Spider
 from scrapy.utils.gz import gunzip, gzip_magic_number
-from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.internet.error import TimeoutError as ConnectTimeoutError
 from twisted.python.failure import Failure
 
+from crawler.backlog import Backlog
+from crawler.evidence import page_evidence
+from crawler.feeds import FeedEntries
 from crawler.items import ArticleItem
 from crawler.listings import (
     IGNORED_REASONS,
     SKIPPED_EXTENSIONS,
     load_sources,
-    parse_listing_date,
     split_urls,
     without_dtd,
 )
-from crawler.middlewares import ARTICLE_META, LISTING_META, PREVIOUS_FETCH_META, Refused
+from crawler.middlewares import ARTICLE_META, LISTING_META, Refused
+from crawler.revisits import LISTED_META, Listed, Revisits
 from crawler.rules import checked
+from crawler.sitemaps import SitemapEntries, listing_kind, robots_sitemaps, text_sitemap_entries
 from crawler.urls import canonical_url, in_domains
 from db.records import utcnow
 
 logger = logging.getLogger(__name__)
 
-# How deep sitemap indexes may nest below a sitemap given on the command line.
+# How deep sitemap indexes may nest below a listing given on the command line.
 SITEMAP_DEPTH_META = "news_sitemap_depth"
+# "sitemap" or "feed": what the user called the listing, which names its failures.
+ROLE_META = "news_listing_role"
+
+
+def site_domain(url: str) -> str:
+    """The registered domain of URL's host (news.example.co.uk → example.co.uk), so that
+    a site's feeds.…, www.… and m.… hosts are one site; the host itself for addresses and
+    single-label names."""
+    host = urlsplit(url).hostname or ""
+    return extract_domain(url) or host
 
 
 class NewsSpider(Spider):
     """``scrapy crawl news -a sitemap=URL[,URL…] -a feed=URL[,URL…] -a start=URL[,URL…]``
     (or ``-a sources=FILE``).
 
-    Sitemaps (and sitemap indexes, and the sitemaps a robots.txt names) are streamed
-    through Scrapy's sitemap parser; feeds (RSS 2.0 and Atom) are read with Scrapy's
-    selectors; start pages are followed within the allowed domains for
-    ``NEWS_FOLLOW_DEPTH`` links. An article URL already in the store is not requested again
-    unless ``NEWS_REFRESH`` is set (see crawler.middlewares).
+    A sitemap or feed is read for what it is, whatever it was given as and whatever its
+    Content-Type: XML sitemaps and indexes (with the news extension), plain-text sitemaps,
+    RSS and Atom feeds (feedparser), and the sitemaps a robots.txt names. Start pages are
+    followed within the allowed domains for ``NEWS_FOLLOW_DEPTH`` links. Entries reach the
+    scheduler only as it has room (crawler/backlog.py), at most
+    ``NEWS_MAX_ARTICLE_REQUESTS`` article requests a crawl. Which URLs are fetched is
+    crawler/revisits.py's decision: not stored ones, and not those that failed before
+    until they are due.
     """
 
     name = "news"
@@ -80,7 +97,7 @@ class NewsSpider(Spider):
         self.start_pages = [*split_urls(start), *lists["start"]]
         every = [*self.sitemap_urls, *self.feed_urls, *self.start_pages]
         self.allowed_domains = split_urls(allowed) or sorted(
-            {urlsplit(url).hostname or "" for url in every} - {""}
+            {site_domain(url) for url in every} - {""}
         )
         self.run_arguments = {
             "sitemap": self.sitemap_urls,
@@ -97,6 +114,8 @@ class NewsSpider(Spider):
         self.sitemap_max_urls = 50_000
         self.listing_max_bytes = 50 * 1024 * 1024
         self.reached = 0  # sources (listings and start pages) that answered
+        self.revisits: Revisits | None = None
+        self.backlog: Backlog | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -106,6 +125,12 @@ class NewsSpider(Spider):
         spider.sitemap_depth = checked(settings, "NEWS_SITEMAP_DEPTH")
         spider.sitemap_max_urls = checked(settings, "NEWS_SITEMAP_MAX_URLS")
         spider.listing_max_bytes = checked(settings, "NEWS_LISTING_MAX_BYTES")
+        spider.backlog = Backlog(
+            crawler,
+            checked(settings, "NEWS_MAX_ARTICLE_REQUESTS"),
+            spider.count,
+            lambda request: bool(request.meta.get(ARTICLE_META)),
+        )
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
@@ -114,200 +139,214 @@ class NewsSpider(Spider):
                 "news: no source given; use -a sitemap=, -a feed=, -a start= or -a sources="
             )
             return
+        assert self.backlog is not None
+        # Extensions are made after the spider: looked up now.
+        self.revisits = self.crawler.get_extension(Revisits)
         for url in self.sitemap_urls:
-            yield self.listing_request(url, self._parse_sitemap, depth=0)
+            yield self.backlog.track(self.listing_request(url, "sitemap"))
         for url in self.feed_urls:
-            yield self.listing_request(url, self.parse_feed)
+            yield self.backlog.track(self.listing_request(url, "feed"))
         for url in self.start_pages:
-            yield Request(
-                url, callback=self.parse_start, errback=self.fetch_error, meta={"hops": 0}
+            yield self.backlog.track(
+                Request(url, callback=self.parse_start, errback=self.fetch_error, meta={"hops": 0})
             )
+        async for request in self.backlog.drain():
+            yield request
 
-    # -- discovery ---------------------------------------------------------------------------
+    # -- listings ------------------------------------------------------------------------------
 
-    def listing_request(self, url: str, callback: Any, depth: int = 0) -> Request:
+    def listing_request(self, url: str, role: str, depth: int = 0) -> Request:
         """Sitemaps and feeds may be larger than an article page, up to
         NEWS_LISTING_MAX_BYTES (after decompression)."""
         return Request(
             url,
-            callback=callback,
+            callback=self.parse_listing,
             errback=self.fetch_error,
             meta={
                 LISTING_META: True,
+                ROLE_META: role,
                 SITEMAP_DEPTH_META: depth,
                 "download_maxsize": self.listing_max_bytes,
             },
         )
 
-    def _parse_sitemap(self, response: Response) -> Iterator[Any]:
-        """Streams the sitemap: entries are parsed and turned into requests one at a time,
-        and at most NEWS_SITEMAP_MAX_URLS of them are read, so a huge sitemap costs no more
-        memory than its body."""
+    def parse_listing(self, response: Response) -> None:
+        """Reads what the listing is and hands its entries to the backlog."""
+        assert self.backlog is not None
+        self.backlog.done(response.meta)
         self.reached += 1
         if response.status == 304:
             return  # unchanged since the last run that read it
+        role = response.meta.get(ROLE_META, "sitemap")
         depth = int(response.meta.get(SITEMAP_DEPTH_META, 0))
+        failure = "not_a_feed" if role == "feed" else "invalid_sitemap"
         if urlsplit(response.url).path == "/robots.txt":
-            for url in sitemap_urls_from_robots(response.text, base_url=response.url):
-                if self.allowed_url(url, response.url):
-                    yield self.listing_request(url, self._parse_sitemap, depth=depth)
+            self.backlog.push(response.url, self.robots_requests(response, depth))
             return
-        body = self.sitemap_body(response)
+        body = self.listing_body(response, failure)
         if body is None:
             return
         defused = without_dtd(body)
         if defused is not None:
-            self.count_entities(response.url)
-            body = defused
-        try:
-            sitemap = Sitemap(body)
-        except (etree.LxmlError, StopIteration) as exc:
-            self.count("invalid_sitemap", response.url, f"not XML: {exc or 'empty'}")
-            return
-        if sitemap.type not in ("sitemapindex", "urlset"):
-            self.count("invalid_sitemap", response.url, f"root element is {sitemap.type!r}")
-            return
-        if sitemap.type == "sitemapindex" and depth >= self.sitemap_depth:
             self.count(
-                "sitemap_depth",
-                response.url,
-                f"sitemap index nested deeper than NEWS_SITEMAP_DEPTH ({self.sitemap_depth})",
+                "xml_entities", response.url, "entity declarations removed; the rest is read"
             )
-            return
-        # Entries older than the last full read of this sitemap are unchanged since.
-        since = response.meta.get(PREVIOUS_FETCH_META)
-        entries = iter(sitemap)
-        for read in range(self.sitemap_max_urls + 1):
-            try:
-                entry = next(entries, None)
-            except etree.LxmlError as exc:
+            body = defused
+        kind = listing_kind(body)
+        entries: Iterable[Listed]
+        if kind == "feed":
+            headers = {
+                key.decode("latin-1").lower(): b", ".join(values).decode("latin-1")
+                for key, values in response.headers.items()
+            }
+            feed = FeedEntries(body, response.url, headers)
+            if feed.problem:
+                self.count(failure, response.url, feed.problem)
+                return
+            entries = feed
+        elif kind == "urlset" or kind == "sitemapindex":
+            if kind == "sitemapindex" and depth >= self.sitemap_depth:
                 self.count(
-                    "invalid_sitemap", response.url, f"unreadable after {read} entries: {exc}"
+                    "sitemap_depth",
+                    response.url,
+                    f"sitemap index nested deeper than NEWS_SITEMAP_DEPTH ({self.sitemap_depth})",
                 )
                 return
-            if entry is None:
-                return
+            entries = SitemapEntries(body)
+        elif kind == "text":
+            entries = text_sitemap_entries(body)
+        else:
+            what = "an HTML page" if kind == "html" else "neither a sitemap nor a feed"
+            self.count(failure, response.url, f"{what}, not a listing")
+            return
+        self.backlog.push(
+            response.url, self.entry_requests(response.url, entries, kind, role, depth)
+        )
+
+    def entry_requests(
+        self, listing: str, entries: Iterable[Listed], kind: str, role: str, depth: int
+    ) -> Iterator[Request | None]:
+        """The listing's entries as requests (None for one skipped), at most
+        NEWS_SITEMAP_MAX_URLS of them."""
+        for read, listed in enumerate(entries):
             if read == self.sitemap_max_urls:
                 self.count(
                     "sitemap_truncated",
-                    response.url,
+                    listing,
                     f"more than NEWS_SITEMAP_MAX_URLS ({self.sitemap_max_urls}) entries; "
                     "the rest are not read",
                 )
                 return
-            lastmod = parse_listing_date(entry.get("lastmod"))
-            if since is not None and lastmod is not None and lastmod < since:
-                self.crawler.stats.inc_value("news/listings/entries_unchanged")
-                continue
-            url = response.urljoin(entry["loc"])
-            if sitemap.type == "urlset":
-                yield from self.article_requests([url])
-            elif self.allowed_url(url, response.url):
-                yield self.listing_request(url, self._parse_sitemap, depth=depth + 1)
-
-    def sitemap_body(self, response: Response) -> bytes | None:
-        """The XML of a sitemap, gunzipped within NEWS_LISTING_MAX_BYTES, or None (counted)."""
-        if gzip_magic_number(response):
-            try:
-                return gunzip(response.body, max_size=self.listing_max_bytes)
-            except ValueError:
-                self.count(
-                    "too_large",
-                    response.url,
-                    f"gzipped sitemap over NEWS_LISTING_MAX_BYTES ({self.listing_max_bytes} B)",
-                )
-            except (OSError, EOFError) as exc:
-                self.count("invalid_sitemap", response.url, f"corrupt gzip: {exc}")
-            return None
-        if isinstance(response, XmlResponse) or response.body[:1024].lstrip()[:1] == b"<":
-            return response.body
-        self.count("invalid_sitemap", response.url, "neither XML nor gzipped XML")
-        return None
-
-    def parse_feed(self, response: Response) -> Iterator[Request]:
-        self.reached += 1
-        if response.status == 304:
-            return  # unchanged since the last run that read it
-        if not isinstance(response, TextResponse):
-            self.count("not_a_feed", response.url, "the feed is not text")
-            return
-        since = response.meta.get(PREVIOUS_FETCH_META)
-        response = self.defused(response)
-        selector = response.selector
-        selector.remove_namespaces()
-        entries = selector.xpath("//item | //entry")
-        if not entries:
-            self.count("not_a_feed", response.url, "no RSS item or Atom entry")
-        links = []
-        for entry in entries:
-            link = (
-                entry.xpath("link/text()").get()
-                or entry.xpath("link[not(@rel) or @rel='alternate']/@href").get()
-            )
-            if not (link and link.strip()):
-                self.count("feed_entry_without_link", response.url, "an entry has no link")
-                continue
-            date = parse_listing_date(
-                entry.xpath("pubDate/text() | updated/text() | published/text()").get()
-            )
-            if since is not None and date is not None and date < since:
-                self.crawler.stats.inc_value("news/listings/entries_unchanged")
-                continue
-            links.append(response.urljoin(link.strip()))
-        yield from self.article_requests(links)
-
-    def defused(self, response: TextResponse) -> TextResponse:
-        defused = without_dtd(response.body)
-        if defused is None:
-            return response
-        self.count_entities(response.url)
-        return response.replace(body=defused)
-
-    def count_entities(self, url: str) -> None:
-        self.count("xml_entities", url, "entity declarations removed; the rest is read")
-
-    def parse_start(self, response: Response) -> Iterator[Any]:
-        if isinstance(response, HtmlResponse):
-            hops = int(response.meta.get("hops", 0))
-            self.reached += hops == 0
-            links = [link.url for link in self.links.extract_links(response)]
-            if hops < self.follow_depth:
-                # Pages link to other sites all the time: counted, but not worth a warning.
-                # Other schemes go on, to be refused (and counted) by article_requests.
-                inside = [
-                    url
-                    for url in links
-                    if self.in_scope(url) or urlsplit(url).scheme not in ("http", "https")
-                ]
-                if len(inside) < len(links):
-                    self.crawler.stats.inc_value(
-                        "news/listings/links_offsite", len(links) - len(inside)
-                    )
-                yield from self.article_requests(inside, hops=hops + 1)
-            elif links:
-                # Every article page has links; not following them is the normal case,
-                # and what ends endless pagination.
-                self.crawler.stats.inc_value("news/listings/links_beyond_depth", len(links))
-            if hops > 0:
-                yield from self.parse(response)
-
-    def article_requests(self, urls: Iterable[str], hops: int | None = None) -> Iterator[Request]:
-        """Requests for candidate article pages; StoredArticleFilter skips stored ones."""
-        for raw in urls:
-            url = canonical_url(raw)
-            if not self.allowed_url(url, raw):
-                continue
-            if hops is None:
-                yield Request(
-                    url, callback=self.parse, errback=self.fetch_error, meta={ARTICLE_META: True}
+            url = self.absolute(listing, listed.url)
+            if url is None:
+                yield None
+            elif kind == "sitemapindex":
+                yield (
+                    self.listing_request(url, role, depth + 1)
+                    if self.allowed_url(url, url)
+                    else None
                 )
             else:
-                yield Request(
-                    url,
-                    callback=self.parse_start,
-                    errback=self.fetch_error,
-                    meta={"hops": hops, ARTICLE_META: True},
-                )
+                yield self.article_request(replace(listed, url=url))
+        if isinstance(entries, SitemapEntries) and entries.error:
+            self.count("invalid_sitemap", listing, entries.error)
+        if isinstance(entries, FeedEntries) and entries.without_link:
+            self.count(
+                "feed_entry_without_link",
+                listing,
+                f"{entries.without_link} entries have no link to an article",
+            )
+
+    def robots_requests(self, response: Response, depth: int) -> Iterator[Request | None]:
+        for raw in robots_sitemaps(response.body):
+            url = self.absolute(response.url, raw)
+            yield (
+                self.listing_request(url, "sitemap", depth)
+                if url and self.allowed_url(url, url)
+                else None
+            )
+
+    def listing_body(self, response: Response, failure: str) -> bytes | None:
+        """The listing's bytes, gunzipped within NEWS_LISTING_MAX_BYTES, or None (counted)."""
+        if not gzip_magic_number(response):
+            return response.body
+        try:
+            return gunzip(response.body, max_size=self.listing_max_bytes)
+        except ValueError:
+            self.count(
+                "too_large",
+                response.url,
+                f"gzipped listing over NEWS_LISTING_MAX_BYTES ({self.listing_max_bytes} B)",
+            )
+        except (OSError, EOFError) as exc:
+            self.count(failure, response.url, f"corrupt gzip: {exc}")
+        return None
+
+    def absolute(self, base: str, raw: str) -> str | None:
+        """RAW resolved against BASE; None (counted as ``invalid_url``) when it is no URL."""
+        try:
+            url = urljoin(base, raw.strip())
+            urlsplit(url).port  # noqa: B018 - raises ValueError on a bad port or host
+        except ValueError as exc:
+            self.count("invalid_url", raw[:200], str(exc))
+            return None
+        return url
+
+    # -- start pages ---------------------------------------------------------------------------
+
+    def parse_start(self, response: Response) -> Iterator[Any]:
+        assert self.backlog is not None
+        self.backlog.done(response.meta)
+        return self._parse_start(response)
+
+    def _parse_start(self, response: Response) -> Iterator[Any]:
+        if not isinstance(response, HtmlResponse):
+            if response.meta.get(ARTICLE_META):
+                yield from self._article(response)
+            return
+        assert self.backlog is not None
+        hops = int(response.meta.get("hops", 0))
+        self.reached += hops == 0
+        links = [link.url for link in self.links.extract_links(response)]
+        if hops < self.follow_depth:
+            self.backlog.push(response.url, self.link_requests(links, hops + 1))
+        elif links:
+            # Every article page has links; not following them is the normal case,
+            # and what ends endless pagination.
+            self.crawler.stats.inc_value("news/listings/links_beyond_depth", len(links))
+        if hops > 0:
+            yield from self._article(response)
+
+    def link_requests(self, links: list[str], hops: int) -> Iterator[Request | None]:
+        for url in links:
+            # Pages link to other sites all the time: counted, but not worth a warning.
+            # Other schemes go on, to be refused (and counted) by article_request.
+            if self.in_scope(url) or urlsplit(url).scheme not in ("http", "https"):
+                yield self.article_request(Listed(url), hops=hops)
+            else:
+                self.crawler.stats.inc_value("news/listings/links_offsite")
+                yield None
+
+    # -- article requests ----------------------------------------------------------------------
+
+    def article_request(self, listed: Listed, hops: int | None = None) -> Request | None:
+        """A request for a candidate article page; None (counted) for a URL that is not
+        to be fetched: malformed, off the allowed domains, stored, or not due."""
+        try:
+            url = canonical_url(listed.url)
+        except ValueError as exc:
+            self.count("invalid_url", listed.url[:200], str(exc))
+            return None
+        if not self.allowed_url(url, listed.url):
+            return None
+        listed = replace(listed, url=url)
+        meta: dict[str, Any] = {ARTICLE_META: True, LISTED_META: listed}
+        if self.revisits is not None and self.revisits.skip_reason(listed, meta):
+            return None
+        if hops is None:
+            return Request(url, callback=self.parse, errback=self.fetch_error, meta=meta)
+        meta["hops"] = hops
+        return Request(url, callback=self.parse_start, errback=self.fetch_error, meta=meta)
 
     def allowed_url(self, url: str, shown: str) -> bool:
         """Only http(s) URLs within the allowed domains are requested; others are counted."""
@@ -321,18 +360,23 @@ class NewsSpider(Spider):
         return True
 
     def in_scope(self, url: str) -> bool:
-        return in_domains(url, self.allowed_domains)
+        try:
+            return in_domains(url, self.allowed_domains)
+        except ValueError:
+            return False
 
-    # -- articles ----------------------------------------------------------------------------
+    # -- articles ------------------------------------------------------------------------------
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[ArticleItem]:
+        assert self.backlog is not None
+        self.backlog.done(response.meta)
+        return self._article(response)
+
+    def _article(self, response: Response) -> Iterator[ArticleItem]:
         if not isinstance(response, HtmlResponse):
             content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
             self.count("non_html", response.url, f"content type {content_type or 'unknown'}")
-            return
-        og_type = response.xpath("//meta[@property='og:type']/@content").get()
-        if og_type and og_type.strip().lower() != "article":
-            self.count("not_article", response.url, f"og:type is {og_type!r}")
+            self.note(response.meta, "non_html")
             return
         url = canonical_url(response.url)
         declared = (
@@ -340,15 +384,20 @@ class NewsSpider(Spider):
             or response.xpath("//meta[@property='og:url']/@content").get()
         )
         if declared:
-            candidate = canonical_url(response.urljoin(declared.strip()))
+            try:
+                candidate = canonical_url(response.urljoin(declared.strip()))
+            except ValueError:
+                candidate = url  # a malformed canonical link is ignored
             if self.in_scope(candidate):
                 url = candidate
+        listed = response.meta.get(LISTED_META)
         yield ArticleItem(
             url=url,
             kind="html",
             raw=response.text,
             fetched_at=utcnow(),
             source=urlsplit(url).hostname,
+            evidence=page_evidence(response, url, listed if isinstance(listed, Listed) else None),
         )
 
     def closed(self, reason: str) -> None:
@@ -360,26 +409,35 @@ class NewsSpider(Spider):
             # Logged as an error, so the run is marked failed and exits 1.
             logger.error("news: no source could be reached")
 
-    # -- failures ----------------------------------------------------------------------------
+    # -- failures ------------------------------------------------------------------------------
 
     def fetch_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
+        meta = request.meta if request is not None else {}
+        if self.backlog is not None:
+            self.backlog.done(meta)
         url = request.url if request is not None else "?"
         if isinstance(failure.value, Refused):
             return  # the middleware that refused it has logged and counted it
         response = getattr(failure.value, "response", None)
         message = failure.getErrorMessage()
         if response is not None:
-            self.count(f"http_{response.status}", url, f"HTTP {response.status}")
+            reason = f"http_{response.status}"
         elif isinstance(failure.value, IgnoreRequest):
             reason = next((r for m, r in IGNORED_REASONS.items() if m in message), "ignored")
-            self.count(reason, url, message)
         elif "download max size" in message or "download warn size" in message:
-            self.count("too_large", url, message)
+            reason = "too_large"
         elif isinstance(failure.value, (DownloadTimeoutError, ConnectTimeoutError)):
-            self.count("timeout", url, message)
+            reason = "timeout"
         else:
-            self.count("fetch_error", url, message)
+            reason = "fetch_error"
+        self.count(reason, url, f"HTTP {response.status}" if response is not None else message)
+        self.note(meta, reason)
+
+    def note(self, meta: dict[str, Any], reason: str) -> None:
+        """Into the ledger of URLs not stored, for an article request."""
+        if self.revisits is not None and meta.get(ARTICLE_META):
+            self.revisits.note(meta, reason)
 
     def count(self, reason: str, url: str, detail: str) -> None:
         logger.warning("Skipped %s: %s (%s)", url, reason, detail)

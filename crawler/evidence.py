@@ -1,0 +1,107 @@
+"""What a web page says about itself, for the cleaning stage to decide, with the extracted
+text in hand, whether it is an article (pipelines/articles.py): its structured data, its
+Open Graph type, the shape of its URL, and how many headline links it carries."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy.http import HtmlResponse
+
+from crawler.items import Evidence
+from crawler.revisits import Listed
+
+# A link whose text has this many words is a headline (a teaser), not a menu entry.
+HEADLINE_WORDS = 5
+# Path segments that name a list of articles rather than one: /tag/x, /category/x, ….
+HUB_SEGMENTS = frozenset(
+    {
+        "tag",
+        "tags",
+        "category",
+        "categories",
+        "topic",
+        "topics",
+        "section",
+        "sections",
+        "author",
+        "authors",
+        "search",
+        "archive",
+        "archives",
+        "rubrique",
+        "theme",
+        "themes",
+        "auteur",
+        "page",
+    }
+)
+_NUMBER_RE = re.compile(r"^\d{1,4}$")
+
+
+def schema_types(response: HtmlResponse) -> tuple[str, ...]:
+    """The schema.org @types of the page's own JSON-LD objects (top level and @graph, not
+    their parts: an article's publisher is an Organization, its image an ImageObject)."""
+    found: list[str] = []
+    for block in response.xpath("//script[@type='application/ld+json']/text()").getall():
+        try:
+            data = json.loads(block.strip().rstrip(";"), strict=False)
+        except ValueError:
+            continue
+        for thing in _things(data):
+            kinds = thing.get("@type")
+            for kind in kinds if isinstance(kinds, list) else [kinds]:
+                if isinstance(kind, str) and kind not in found:
+                    found.append(kind.rpartition("/")[2])
+    return tuple(found)
+
+
+def _things(data: Any) -> Iterator[dict[str, Any]]:
+    for item in data if isinstance(data, list) else [data]:
+        if not isinstance(item, dict):
+            continue
+        yield item
+        graph = item.get("@graph")
+        for part in graph if isinstance(graph, list) else []:
+            if isinstance(part, dict):
+                yield part
+
+
+def hub_url(url: str) -> str | None:
+    """Why URL's shape says it lists articles (a site's front page, a tag, category,
+    author or search page, page N of a list), or None."""
+    parts = urlsplit(url)
+    segments = [s.lower() for s in parts.path.split("/") if s]
+    if not segments and not parts.query:
+        return "the site's front page"
+    for index, segment in enumerate(segments):
+        rest = segments[index + 1 :]
+        paged = segment != "page" or bool(rest and _NUMBER_RE.match(rest[0]))
+        if segment in HUB_SEGMENTS and len(rest) <= 2 and paged:
+            return f"a /{segment}/ page"
+    return None
+
+
+def headline_links(response: HtmlResponse) -> int:
+    count = 0
+    for text in response.xpath("//body//a[not(ancestor::script)]").xpath("string()").getall():
+        if len(text.split()) >= HEADLINE_WORDS:
+            count += 1
+    return count
+
+
+def page_evidence(response: HtmlResponse, url: str, listed: Listed | None) -> Evidence:
+    og_type = response.xpath("//meta[@property='og:type']/@content").get()
+    return Evidence(
+        og_type=og_type.strip().lower() if og_type else None,
+        schema_types=schema_types(response),
+        hub_url=hub_url(url),
+        headline_links=headline_links(response),
+        claim=listed.claim if listed is not None else False,
+        listed_date=listed.date if listed is not None else None,
+        listed_title=listed.title if listed is not None else None,
+    )

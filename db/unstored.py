@@ -1,0 +1,54 @@
+"""The ``urls`` table: article URLs seen and not stored, with why and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
+
+from db.base import StoreBase, unstored_urls
+from db.records import UnstoredEntry
+
+
+class Unstored(StoreBase):
+    """Reads and writes of the ledger of URLs that were not stored (crawler/revisits.py
+    decides from it which of them are due again)."""
+
+    def unstored(self, url: str) -> UnstoredEntry | None:
+        row = self.conn.execute(select(unstored_urls).where(unstored_urls.c.url == url)).first()
+        return None if row is None else UnstoredEntry(**row._mapping)
+
+    def note_unstored(
+        self, url: str, reason: str, at: datetime, listed_at: datetime | None
+    ) -> None:
+        """One more attempt at URL that ended with REASON (an update, then an insert: the
+        crawl process is the store's only writer)."""
+        values: dict[str, object] = {"reason": reason, "last_attempt": at}
+        if listed_at is not None:
+            values["listed_at"] = listed_at
+        changed = self.conn.execute(
+            update(unstored_urls)
+            .where(unstored_urls.c.url == url)
+            .values(attempts=unstored_urls.c.attempts + 1, **values)
+        ).rowcount
+        if not changed:
+            self.conn.execute(
+                insert(unstored_urls).values(
+                    url=url,
+                    reason=reason,
+                    attempts=1,
+                    first_attempt=at,
+                    last_attempt=at,
+                    listed_at=listed_at,
+                )
+            )
+
+    def forget_unstored(self, url: str) -> None:
+        self.conn.execute(delete(unstored_urls).where(unstored_urls.c.url == url))
+
+    def unstored_counts(self) -> dict[str, int]:
+        """How many URLs the ledger holds, by reason."""
+        rows = self.conn.execute(
+            select(unstored_urls.c.reason, func.count()).group_by(unstored_urls.c.reason)
+        )
+        return {reason: int(count) for reason, count in rows}
