@@ -1,11 +1,19 @@
 """Trailing boilerplate in extracted text: related-article lists, comment prompts, share bars.
 
 A *marker line* is a line that is nothing but a known block heading ("Articles connexes",
-"Leave a comment", "3 commentaires", ...). The first marker line that follows at least one
-line of body starts the trailer, and the trailer is cut to the end of the text. A line that
-starts with a teaser prefix and goes on with a headline ("À lire aussi : ...") is removed on
-its own, wherever it stands. Both rules are idempotent and cut nothing from a text that has
-no marker.
+"Leave a comment", "3 commentaires", ...). The trailer is the block at the end of the text
+that such a marker opens, after at least one line of body:
+
+- a comment or sharing prompt opens it whatever follows (what follows is the readers', not
+  the article's);
+- any other marker ("Related", "See also", "Lire aussi") opens it only when every line
+  after it is a teaser (headline-long, one sentence not ended by a full stop; or an
+  excerpt cut off with an ellipsis) or a marker itself. Inside
+  the body, such a marker is removed as that line, and the paragraphs after it stay.
+
+A line that starts with a teaser prefix and goes on with a headline ("À lire aussi : ...")
+is removed on its own, wherever it stands. The rules are idempotent and cut nothing from a
+text that has no marker.
 """
 
 from __future__ import annotations
@@ -84,6 +92,26 @@ TRAILER_MARKERS: tuple[str, ...] = (
     "subscribe to our newsletter",
 )
 
+# Markers after which nothing is the article's: readers' comments, sharing, newsletters.
+PROMPT_MARKERS: tuple[str, ...] = (
+    "laisser un commentaire",
+    "laissez un commentaire",
+    "laisser une réponse",
+    "ajouter un commentaire",
+    "commentaires",
+    "commentaire",
+    "réagir",
+    "réagissez",
+    "leave a comment",
+    "leave a reply",
+    "add a comment",
+    "comments",
+    "comment",
+    "join the conversation",
+)
+# A teaser line is a headline: at most this long, one sentence without a full stop.
+TEASER_MAX_CHARS = 160
+
 # Prefixes of single-line teasers inside the body: "À lire aussi : <headline>".
 TEASER_PREFIXES: tuple[str, ...] = (
     "à lire aussi",
@@ -98,6 +126,10 @@ TEASER_PREFIXES: tuple[str, ...] = (
 )
 
 _TRIM = " \t:.-–—…>»|#*•"
+# How teasers' excerpts end.
+_ELLIPSES = ("…", "...", "[…]", "[...]", "(…)", "(...)")
+# The end of a sentence that another follows.
+_SENTENCE_END_RE = re.compile(r"[.!?…](?:[\"'»”)\]]*)\s+\S")
 _COUNTED_RE = re.compile(
     r"^(\d+\s+)?(comments?|commentaires?|réactions?|replies|réponses?)(\s*\(\d+\))?$"
 )
@@ -110,6 +142,7 @@ class TrailerCutter:
         self.markers = frozenset(
             normalize_text(m).strip(_TRIM) for m in (*TRAILER_MARKERS, *extra_markers)
         )
+        self.prompts = frozenset(normalize_text(m).strip(_TRIM) for m in PROMPT_MARKERS)
         self.teaser_prefixes = tuple(normalize_text(p) for p in TEASER_PREFIXES)
 
     def is_marker(self, line: str) -> bool:
@@ -127,12 +160,38 @@ class TrailerCutter:
                     return True
         return False
 
+    def is_prompt(self, line: str) -> bool:
+        key = normalize_text(line).strip(_TRIM)
+        return key in self.prompts or bool(_COUNTED_RE.match(key))
+
+    @staticmethod
+    def is_headline(line: str) -> bool:
+        """What a list of teasers is made of: a headline (headline-long, one sentence
+        that does not end in a full stop, as an article's own short paragraphs do) or an
+        excerpt cut off with an ellipsis."""
+        line = line.rstrip()
+        if line.endswith(_ELLIPSES):
+            return True
+        return (
+            len(line) <= TEASER_MAX_CHARS
+            and not line.endswith(".")
+            and _SENTENCE_END_RE.search(line) is None
+        )
+
     def cut_lines(self, lines: list[str]) -> list[str]:
         kept = [line for line in lines if not self.is_teaser(line)]
+        body: list[str] = []
         for index, line in enumerate(kept):
-            if index > 0 and self.is_marker(line):
-                return kept[:index]
-        return kept
+            if not body or not self.is_marker(line):
+                body.append(line)
+                continue
+            rest = kept[index + 1 :]
+            if self.is_prompt(line) or all(
+                self.is_headline(other) or self.is_marker(other) for other in rest
+            ):
+                return body
+            # A marker inside the body: only the line goes.
+        return body
 
     def cut(self, text: str) -> str:
         """The text without teaser lines and without anything from the first trailer on."""

@@ -17,7 +17,7 @@ import trafilatura
 from crawler.items import Derivation, Derived
 from pipelines.boilerplate import TrailerCutter
 from pipelines.language import LanguageDetector
-from pipelines.textnorm import normalize_text, strip_controls
+from pipelines.textnorm import normalize_text, stored_form
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class Cleaner:
         return Outcome(cleaned, failure, cpu_seconds, Derived(**derived), derived_cpu)
 
     def clean_text(self, raw: str) -> Cleaned | None:
-        lines = [line.strip() for line in strip_controls(raw).splitlines()]
+        lines = [line.strip() for line in stored_form(raw).splitlines()]
         lines = [line for line in lines if line]
         title, body = split_title(lines)
         text = "\n".join(self.cutter.cut_lines(body))
@@ -167,12 +167,12 @@ class Cleaner:
         )
         if document is None or isinstance(document, dict):
             return None
-        text = strip_controls(document.text or "")
+        text = stored_form(document.text or "")
         # trafilatura usually leaves teasers out; the same cut as for plain text catches
         # the blocks it keeps.
         lines = drop_repeated_title(document.title, [ln for ln in text.splitlines() if ln])
         return Cleaned(
-            title=document.title,
+            title=stored_form(document.title) if document.title else None,
             text=self.cutter.cut("\n".join(lines)),
             author=document.author,
             site_name=document.sitename,

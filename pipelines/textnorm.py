@@ -53,6 +53,13 @@ def strip_controls(text: str) -> str:
     return _CONTROL_RE.sub("", text)
 
 
+def stored_form(text: str) -> str:
+    """Text as the store keeps it: no control characters, and Unicode NFC, the form
+    trafilatura returns and most tools expect (a page may spell "é" as "e" and a combining
+    accent; NFC composes it, and changes nothing else a reader sees)."""
+    return unicodedata.normalize("NFC", strip_controls(text))
+
+
 def normalize_text(text: str) -> str:
     """Default-ignorable characters dropped, NFKC, plain quotes, apostrophes and dashes, case
     folded, whitespace collapsed."""

@@ -135,3 +135,51 @@ def test_the_unpacked_language_model_is_cached_for_the_next_process(tmp_path):
     assert (
         LanguageDetector(blocked / "cache").detect("Der Rat hat den Haushalt beschlossen.") == "de"
     )
+
+
+def test_a_related_line_inside_the_body_goes_alone_and_the_article_stays():
+    later = [
+        "Opponents say the eastern estates need buses first. The council disagrees.",
+        "A public inquiry opens in January.",
+    ]
+    for marker in ("Related", "See also", "À lire aussi", "Lire aussi :"):
+        text = "\n".join([*BODY, marker, *later])
+        assert TrailerCutter().cut(text) == "\n".join([*BODY, *later]), marker
+
+
+def test_an_inline_related_teaser_line_goes_alone():
+    text = "\n".join([BODY[0], "Related: Budget for buses doubles", BODY[1]])
+    assert TrailerCutter().cut(text) == "\n".join(BODY)
+
+
+def test_a_trailer_of_headlines_and_cut_off_excerpts_is_cut():
+    trailer = [
+        "See also",
+        "Budget for buses doubles",
+        "The council's budget for buses doubles next year. Routes to the estates [...]",
+        "Why the tram took ten years",
+    ]
+    assert TrailerCutter().cut("\n".join([*BODY, *trailer])) == "\n".join(BODY)
+
+
+def test_readers_comments_after_a_prompt_are_cut_even_as_paragraphs():
+    comments = ["Leave a comment", "I have waited for this tram for years. Finally it comes."]
+    assert TrailerCutter().cut("\n".join([*BODY, *comments])) == "\n".join(BODY)
+
+
+def test_stored_text_and_title_are_nfc():
+    decomposed = "Cafe\u0301 de la gare : la re\u0301ouverture est fixe\u0301e"
+    body = "Le cafe\u0301 rouvre ses portes le 3 mars apre\u0300s deux ans de travaux. " * 3
+    page = (
+        f"<html><head><title>{decomposed}</title></head><body><article><h1>{decomposed}</h1>"
+        f"<p>{body}</p></article></body></html>"
+    )
+    cleaned = cleaner().clean_html(page, "https://example.org/cafe")
+    assert cleaned is not None and cleaned.title is not None
+    assert "\u0301" not in cleaned.text and "\u0300" not in cleaned.text
+    assert "café rouvre" in cleaned.text and "après" in cleaned.text
+    assert cleaned.title.startswith("Café de la gare")
+    composed_body = body.replace("e\u0301", "é").replace("e\u0300", "è")
+    assert cleaner().clean_text(f"{decomposed}\n{body}") == cleaner().clean_text(
+        f"Café de la gare : la réouverture est fixée\n{composed_body}"
+    )
