@@ -18,9 +18,9 @@ from db.records import UnstoredEntry, utcnow
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.http import Response
 
     from db.store import Store
-    from scrapy.http import Response
 
 logger = logging.getLogger(__name__)
 

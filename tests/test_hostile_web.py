@@ -62,10 +62,7 @@ def crawl_rss(command: list[str]) -> tuple[int, int]:
 
 def _paths_of(log: str, reason: str) -> list[str]:
     """The paths of the URLs the log says were skipped for REASON."""
-    return [
-        urlsplit(match).path
-        for match in re.findall(rf"Skipped (\S+): {reason} \(", log)
-    ]
+    return [urlsplit(match).path for match in re.findall(rf"Skipped (\S+): {reason} \(", log)]
 
 
 def test_xml_entities_are_never_expanded_or_fetched(hostile, tmp_path):
