@@ -164,9 +164,15 @@ def source_reports(store: Store, boilerplate_phrases: Iterable[str]) -> list[Sou
     return reports
 
 
-def as_json(runs: list[RunSummary], sources: list[SourceReport]) -> str:
+def as_json(
+    runs: list[RunSummary], sources: list[SourceReport], unstored: dict[str, int]
+) -> str:
     return json.dumps(
-        {"runs": [asdict(r) for r in runs], "sources": [asdict(s) for s in sources]},
+        {
+            "runs": [asdict(r) for r in runs],
+            "sources": [asdict(s) for s in sources],
+            "unstored_urls": unstored,
+        },
         indent=2,
         ensure_ascii=False,
     )

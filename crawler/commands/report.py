@@ -1,4 +1,5 @@
-"""`scrapy report`: the last runs, and per source the signals of a changed template."""
+"""`scrapy report`: the last runs, per source the signals of a changed template, and the
+URLs seen and not stored, by reason."""
 
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ class Command(StoreCommand):
         try:
             runs = recent_runs(store, opts.runs)
             sources = source_reports(store, TRAILER_MARKERS)
+            unstored = store.unstored_counts()
         finally:
             store.close()
         if opts.json:
-            print(as_json(runs, sources))
+            print(as_json(runs, sources, unstored))
             return
         print("Runs")
         print(
@@ -86,3 +88,7 @@ class Command(StoreCommand):
                 print(f"    FLAG: {flag} (template changed?)")
         flagged = sum(1 for s in sources if s.flags)
         print(f"\n{flagged} source{'s' if flagged != 1 else ''} flagged")
+        total = sum(unstored.values())
+        print(f"\nURLs seen and not stored: {total}")
+        for reason, number in sorted(unstored.items(), key=lambda kv: (-kv[1], kv[0])):
+            print(f"    {reason}: {number}")
