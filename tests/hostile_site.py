@@ -53,6 +53,17 @@ def huge_sitemap(base: str) -> bytes:
     return f'<?xml version="1.0"?><urlset>{urls}</urlset>'.encode()
 
 
+# A sitemap index of FANOUT_SITEMAPS sitemaps of FANOUT_URLS URLs each.
+FANOUT_SITEMAPS = 10
+FANOUT_URLS = 50_000
+
+
+@cache
+def fanout_sitemap(base: str, number: int) -> bytes:
+    urls = "".join(f"<url><loc>{base}/n/{number}-{i}</loc></url>" for i in range(FANOUT_URLS))
+    return f'<?xml version="1.0"?><urlset>{urls}</urlset>'.encode()
+
+
 def urlset(*locs: str, dtd: str = "") -> str:
     body = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
     return f'<?xml version="1.0"?>{dtd}<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>'
@@ -162,6 +173,14 @@ class Hostile(Site):
             return self.send(200, rss(item(f"{base}{good[0]}")), xml)
         if path == "/huge-sitemap.xml":
             return self.send(200, huge_sitemap(base), xml)
+        if path == "/fanout-index.xml":
+            maps = "".join(
+                f"<sitemap><loc>{base}/fanout/{n}.xml</loc></sitemap>"
+                for n in range(FANOUT_SITEMAPS)
+            )
+            return self.send(200, f"<sitemapindex>{maps}</sitemapindex>", xml)
+        if path.startswith("/fanout/"):
+            return self.send(200, fanout_sitemap(base, int(path[8:].split(".")[0])), xml)
         if path.startswith("/n/"):
             return self.send(404, "not found")
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -170,6 +172,36 @@ def test_a_sitemap_of_a_million_urls_is_streamed_and_cut_off(hostile, tmp_path):
     )
     _status, empty_rss = crawl_rss([sys.executable, "-c", "import lxml.etree, urllib.request"])
     assert rss - baseline_rss < tree_rss - empty_rss, (rss, baseline_rss, tree_rss, empty_rss)
+
+
+@pytest.mark.slow
+def test_a_sitemap_index_fanning_out_to_half_a_million_urls_stays_small_and_stops_at_once(
+    hostile, tmp_path
+):
+    """Ten sitemaps of 50,000 URLs: entries reach the scheduler only as the downloader
+    takes them, so memory stays flat and a stop signal ends the run at once."""
+    limits = ("CONCURRENT_REQUESTS_PER_DOMAIN=16", "LOG_LEVEL=WARNING")
+    small = ["crawl", "news", "-a", f"sitemap={hostile.base}/rss-as-sitemap.xml"]
+    _status, baseline_rss = crawl_rss(scrapy_command(small, tmp_path / "small.db", *FAST, *limits))
+    args = ["crawl", "news", "-a", f"sitemap={hostile.base}/fanout-index.xml"]
+    command = scrapy_command(args, tmp_path / "news.db", *FAST, *limits)
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pages = 0
+    while pages < 3000 and proc.poll() is None:
+        time.sleep(0.2)
+        pages = sum(" /n/" in line for line in hostile.requests())
+    proc.send_signal(signal.SIGTERM)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    after = sum(" /n/" in line for line in hostile.requests()) - pages
+    assert os.waitstatus_to_exitcode(status) == 3  # interrupted
+    # Only what the downloader already held was finished: nothing was waiting in line.
+    assert after <= 32, after
+    # All 500,000 requests queued up front took 1.4 GB; the bodies of the ten sitemaps
+    # being read take some 30 MB.
+    assert usage.ru_maxrss * 1024 - baseline_rss < 300 * 1024 * 1024, (
+        usage.ru_maxrss,
+        baseline_rss,
+    )
 
 
 def test_links_to_other_schemes_and_hosts_are_not_followed(hostile, tmp_path):
