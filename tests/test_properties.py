@@ -11,7 +11,7 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.boilerplate import TRAILER_MARKERS, TrailerCutter
+from pipelines.boilerplate import PROMPT_MARKERS, TRAILER_MARKERS, TrailerCutter
 from pipelines.signatures import SHINGLE_HASHES, SignatureParams, Signer, estimated_jaccard
 from pipelines.textnorm import _IGNORABLE_RE, _PUNCT, normalize_text
 
@@ -89,13 +89,40 @@ def test_nothing_is_cut_without_a_marker(parts):
     assert CUTTER.cut(text) == expected
 
 
-@given(lines, st.sampled_from(TRAILER_MARKERS), lines)
-def test_everything_after_a_marker_line_goes(body, marker, trailer):
-    body = [p for p in body if p.strip() and not CUTTER.is_marker(p) and not CUTTER.is_teaser(p)]
+def _body(lines: list[str]) -> list[str]:
+    return [p for p in lines if p.strip() and not CUTTER.is_marker(p) and not CUTTER.is_teaser(p)]
+
+
+def _joined(lines: list[str]) -> str:
+    return "\n".join(line.strip() for line in "\n".join(lines).splitlines() if line.strip())
+
+
+@given(lines, st.sampled_from(PROMPT_MARKERS), lines)
+def test_everything_after_a_comment_prompt_goes(body, marker, trailer):
+    body = _body(body)
     cut = CUTTER.cut("\n".join([*body, marker.upper(), *trailer]))
-    kept = "\n".join(line.strip() for line in "\n".join(body).splitlines() if line.strip())
-    if kept:
-        assert cut == kept
+    if _joined(body):
+        assert cut == _joined(body)
+
+
+@given(lines, st.sampled_from(TRAILER_MARKERS), lines)
+def test_a_marker_followed_by_teasers_only_opens_a_trailer(body, marker, trailer):
+    body = _body(body)
+    teasers = [t for t in trailer if CUTTER.is_headline(t.strip()) or not t.strip()]
+    cut = CUTTER.cut("\n".join([*body, marker.upper(), *teasers]))
+    if _joined(body):
+        assert cut == _joined(body)
+
+
+@given(lines, st.sampled_from(TRAILER_MARKERS), lines)
+def test_paragraphs_after_a_related_marker_are_kept(body, marker, after):
+    """A marker that is not a prompt, with a paragraph after it: only the marker goes."""
+    body, after = _body(body), _body(after)
+    paragraph = "The works will last two years. The council will pay for them."
+    if marker in PROMPT_MARKERS or not _joined(body):
+        return
+    cut = CUTTER.cut("\n".join([*body, marker.upper(), paragraph, *after]))
+    assert cut == _joined([*body, paragraph, *after])
 
 
 @settings(max_examples=50)
