@@ -7,7 +7,8 @@ Pages matched by ``--lists`` are section fronts and home pages (to be skipped); 
 pages matched by ``--articles`` are articles (to be stored). newspaper4k's source
 distribution has such a set of real news pages (``tests/data/html``). Each page is taken
 at the URL it declares (canonical link or og:url), as a crawl would have fetched it, or at
-a neutral URL when it declares none. Reports, for each group, how many pages the rule
+a neutral URL (``/saved/page``, neither an article's shape nor a list's) when it
+declares none. Reports, for each group, how many pages the rule
 keeps and why it drops the others, and per article the characters of text stored against
 bare trafilatura's (``--text``).
 """
@@ -16,19 +17,16 @@ from __future__ import annotations
 
 import argparse
 import glob
-import sys
 from collections import Counter
 from pathlib import Path
 
 import trafilatura
 from scrapy.http import HtmlResponse
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from crawler.evidence import page_evidence  # noqa: E402
-from crawler.urls import canonical_url  # noqa: E402
-from pipelines.articles import not_an_article  # noqa: E402
-from pipelines.cleaner import Cleaner  # noqa: E402
+from crawler.evidence import page_evidence
+from crawler.urls import canonical_url
+from pipelines.articles import not_an_article
+from pipelines.cleaner import Cleaner
 
 MIN_TEXT_CHARS = 80  # the shipped NEWS_MIN_TEXT_CHARS
 
@@ -44,13 +42,13 @@ def page_url(path: Path, body: bytes) -> str:
             return canonical_url(declared.strip())
         except ValueError:
             pass
-    return f"https://example.org/saved/{path.stem}"
+    return "https://example.org/saved/page"
 
 
 def verdict(path: Path, cleaner: Cleaner, neutral: bool) -> tuple[str, int, int]:
     """("stored" or the drop reason with why, stored characters, bare characters)."""
     body = path.read_bytes()
-    url = f"https://example.org/saved/{path.stem}" if neutral else page_url(path, body)
+    url = "https://example.org/saved/page" if neutral else page_url(path, body)
     response = HtmlResponse(url, body=body)
     raw = response.text
     cleaned = cleaner.clean_html(raw, url)

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from crawler.feeds import FeedEntries  # noqa: E402
-from crawler.urls import canonical_url  # noqa: E402
+from crawler.feeds import FeedEntries
+from crawler.urls import canonical_url
 
 
 def canonical(url: str) -> str | None:

@@ -41,6 +41,24 @@ HUB_SEGMENTS = frozenset(
     }
 )
 _NUMBER_RE = re.compile(r"^\d{1,4}$")
+# An article's own part of a URL: a slug of three words or more, a long number (an id),
+# or a date in the path.
+_SLUG_RE = re.compile(r"[^\W_]+(?:[-_][^\W_]+){2,}")
+_ID_RE = re.compile(r"\d{5,}")
+_DATE_PATH_RE = re.compile(r"/(?:19|20)\d\d/(?:0?[1-9]|1[0-2])(?:/|$)")
+_ID_QUERY_RE = re.compile(r"(?:^|&)(?:p|id|article|story|a)=\w", re.IGNORECASE)
+FRONT_PATHS = frozenset({"", "/", "/index.html", "/index.htm", "/index.php"})
+
+
+def article_url(url: str) -> bool:
+    """Whether URL is shaped like one article's: a slug, an id, a date in the path."""
+    parts = urlsplit(url)
+    segments = [s for s in parts.path.split("/") if s]
+    return (
+        any(_SLUG_RE.search(s) or _ID_RE.search(s) for s in segments)
+        or bool(_DATE_PATH_RE.search(parts.path))
+        or bool(_ID_QUERY_RE.search(parts.query))
+    )
 
 
 def schema_types(response: HtmlResponse) -> tuple[str, ...]:
@@ -75,9 +93,11 @@ def hub_url(url: str) -> str | None:
     """Why URL's shape says it lists articles (a site's front page, a tag, category,
     author or search page, page N of a list), or None."""
     parts = urlsplit(url)
-    segments = [s.lower() for s in parts.path.split("/") if s]
-    if not segments and not parts.query:
+    if parts.path.lower() in FRONT_PATHS and not parts.query:
         return "the site's front page"
+    if article_url(url):
+        return None  # /topics/climate/why-the-summer-was-hot is an article
+    segments = [s.lower() for s in parts.path.split("/") if s]
     for index, segment in enumerate(segments):
         rest = segments[index + 1 :]
         paged = segment != "page" or bool(rest and _NUMBER_RE.match(rest[0]))
@@ -100,6 +120,7 @@ def page_evidence(response: HtmlResponse, url: str, listed: Listed | None) -> Ev
         og_type=og_type.strip().lower() if og_type else None,
         schema_types=schema_types(response),
         hub_url=hub_url(url),
+        article_url=article_url(url),
         headline_links=headline_links(response),
         claim=listed.claim if listed is not None else False,
         listed_date=listed.date if listed is not None else None,

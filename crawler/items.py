@@ -67,6 +67,8 @@ class Evidence:
     schema_types: tuple[str, ...] = ()
     # Why the URL's shape says the page lists articles ("a /tag/ page"), or None.
     hub_url: str | None = None
+    # The URL is shaped like one article's (a slug, an id, a date in the path).
+    article_url: bool = False
     # Links whose text is headline-long.
     headline_links: int = 0
     # A feed entry or news sitemap entry presented it as an article.

@@ -164,9 +164,7 @@ def source_reports(store: Store, boilerplate_phrases: Iterable[str]) -> list[Sou
     return reports
 
 
-def as_json(
-    runs: list[RunSummary], sources: list[SourceReport], unstored: dict[str, int]
-) -> str:
+def as_json(runs: list[RunSummary], sources: list[SourceReport], unstored: dict[str, int]) -> str:
     return json.dumps(
         {
             "runs": [asdict(r) for r in runs],

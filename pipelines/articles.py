@@ -6,8 +6,10 @@ The rule, in order (docs/sources.md gives the measurements behind it):
    the page an article.
 2. A JSON-LD list type (CollectionPage, SearchResultsPage, ProfilePage, …) or a URL of
    list shape (front page, /tag/…, /category/…, /author/…, /page/N) makes it a list.
-3. ``og:type=article`` makes it an article. Any other ``og:type`` (``website``,
-   ``video.other``, …) proves nothing: many publishers mark every page ``website``.
+3. ``og:type=article``, or a URL shaped like one article's (a slug of three words or more,
+   a long id, a date in the path), makes it an article. Any other ``og:type``
+   (``website``, ``video.other``, …) proves nothing: many publishers mark every page
+   ``website``.
 4. Without evidence either way, the text decides: a page whose headline links outnumber
    its extracted text (one per CHARS_PER_HEADLINE_LINK characters or more) is a list of
    teasers; any other page is an article.
@@ -57,7 +59,7 @@ def not_an_article(evidence: Evidence, text: str) -> str | None:
         return f"its structured data says {listed[0]}"
     if evidence.hub_url is not None:
         return f"its URL is {evidence.hub_url}"
-    if evidence.og_type == "article":
+    if evidence.og_type == "article" or evidence.article_url:
         return None
     if evidence.headline_links * CHARS_PER_HEADLINE_LINK > len(text):
         return (
