@@ -99,8 +99,13 @@ class Backlog:
         for _ in range(ENTRIES_PER_STEP):
             if not self.stack:
                 return None
-            _source, requests = self.stack[-1]
-            request = next(requests, False)
+            source, requests = self.stack[-1]
+            try:
+                request = next(requests, False)
+            except Exception:
+                # A bug in reading one listing must not stop the others.
+                logger.exception("Stopped reading %s after an error", source)
+                request = False
             if request is False:
                 self.stack.pop()
                 continue

@@ -1,5 +1,5 @@
-"""What the web source reads besides pages: listing dates, listings' DTDs, and its own
-arguments (URL lists and the TOML file of sites)."""
+"""What the web source reads besides pages: listing dates, listings' DTDs, why a request
+failed, and its own arguments (URL lists and the TOML file of sites)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
 from scrapy.linkextractors import IGNORED_EXTENSIONS
+from twisted.internet.error import TimeoutError as ConnectTimeoutError
+from twisted.python.failure import Failure
 
 # What Scrapy's IgnoreRequest messages mean, as drop reasons.
 IGNORED_REASONS = {
@@ -18,6 +21,22 @@ IGNORED_REASONS = {
     "max redirections reached": "too_many_redirects",
     "exceeded DOWNLOAD_MAXSIZE": "too_large",
 }
+
+
+def failure_reason(failure: Failure) -> tuple[str, str]:
+    """A failed request's drop reason (``http_404``, ``timeout``, …) and its detail."""
+    response = getattr(failure.value, "response", None)
+    message = failure.getErrorMessage()
+    if response is not None:
+        return f"http_{response.status}", f"HTTP {response.status}"
+    if isinstance(failure.value, IgnoreRequest):
+        return next((r for m, r in IGNORED_REASONS.items() if m in message), "ignored"), message
+    if "download max size" in message or "download warn size" in message:
+        return "too_large", message
+    if isinstance(failure.value, (DownloadTimeoutError, ConnectTimeoutError)):
+        return "timeout", message
+    return "fetch_error", message
+
 
 # Links that cannot lead to an article page: Scrapy's list of non-HTML extensions, and the
 # data files (sitemaps, feeds, JSON) that a news site links to from its pages.

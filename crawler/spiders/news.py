@@ -8,14 +8,11 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from courlan import extract_domain
 from scrapy import Request
-from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import Spider
 from scrapy.utils.gz import gunzip, gzip_magic_number
-from twisted.internet.error import TimeoutError as ConnectTimeoutError
 from twisted.python.failure import Failure
 
 from crawler.backlog import Backlog
@@ -23,8 +20,8 @@ from crawler.evidence import page_evidence
 from crawler.feeds import FeedEntries
 from crawler.items import ArticleItem
 from crawler.listings import (
-    IGNORED_REASONS,
     SKIPPED_EXTENSIONS,
+    failure_reason,
     load_sources,
     split_urls,
     without_dtd,
@@ -33,7 +30,7 @@ from crawler.middlewares import ARTICLE_META, LISTING_META, Refused
 from crawler.revisits import LISTED_META, Listed, Revisits
 from crawler.rules import checked
 from crawler.sitemaps import SitemapEntries, listing_kind, robots_sitemaps, text_sitemap_entries
-from crawler.urls import canonical_url, in_domains
+from crawler.urls import canonical_url, in_domains, site_domain
 from db.records import utcnow
 
 logger = logging.getLogger(__name__)
@@ -42,14 +39,6 @@ logger = logging.getLogger(__name__)
 SITEMAP_DEPTH_META = "news_sitemap_depth"
 # "sitemap" or "feed": what the user called the listing, which names its failures.
 ROLE_META = "news_listing_role"
-
-
-def site_domain(url: str) -> str:
-    """The registered domain of URL's host (news.example.co.uk → example.co.uk), so that
-    a site's feeds.…, www.… and m.… hosts are one site; the host itself for addresses and
-    single-label names."""
-    host = urlsplit(url).hostname or ""
-    return extract_domain(url) or host
 
 
 class NewsSpider(Spider):
@@ -419,19 +408,8 @@ class NewsSpider(Spider):
         url = request.url if request is not None else "?"
         if isinstance(failure.value, Refused):
             return  # the middleware that refused it has logged and counted it
-        response = getattr(failure.value, "response", None)
-        message = failure.getErrorMessage()
-        if response is not None:
-            reason = f"http_{response.status}"
-        elif isinstance(failure.value, IgnoreRequest):
-            reason = next((r for m, r in IGNORED_REASONS.items() if m in message), "ignored")
-        elif "download max size" in message or "download warn size" in message:
-            reason = "too_large"
-        elif isinstance(failure.value, (DownloadTimeoutError, ConnectTimeoutError)):
-            reason = "timeout"
-        else:
-            reason = "fetch_error"
-        self.count(reason, url, f"HTTP {response.status}" if response is not None else message)
+        reason, detail = failure_reason(failure)
+        self.count(reason, url, detail)
         self.note(meta, reason)
 
     def note(self, meta: dict[str, Any], reason: str) -> None:
