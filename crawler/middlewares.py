@@ -30,6 +30,8 @@ ARTICLE_META = "news_article"
 LISTING_META = "news_listing"
 # Set on a listing's response: when the store last fetched it in full (None: never).
 PREVIOUS_FETCH_META = "news_previous_fetch"
+# Set by crawler.revisits on the article requests it looked up: the URL it looked up.
+CHECKED_META = "news_checked_url"
 
 
 class Refused(IgnoreRequest):
@@ -161,8 +163,11 @@ class StoredArticleFilter:
     def process_request(self, request: Request, spider: Any = None) -> None:
         if self.refresh or not request.meta.get(ARTICLE_META):
             return
+        url = stored_url(request.url)
+        if request.meta.get(CHECKED_META) == url:
+            return  # looked up as the spider made it (crawler.revisits); not redirected since
         store = self.crawl_store.store
-        if store is not None and store.has_url(stored_url(request.url)):
+        if store is not None and store.has_url(url):
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("news/items/already_stored")
             logger.debug("Already stored, not fetched: %s", request.url)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler.middlewares import CHECKED_META
 from crawler.rules import value
 from crawler.store import CrawlStore
 from crawler.urls import stored_url
@@ -133,10 +134,12 @@ class Revisits:
         if self.refresh or store is None:
             return None
         url = stored_url(listed.url)
-        if store.has_url(url):
+        stored, entry = store.url_state(url)
+        if meta is not None:
+            meta[CHECKED_META] = url  # StoredArticleFilter need not ask again
+        if stored:
             self.inc("news/items/already_stored")
             return "already_stored"
-        entry = store.unstored(url)
         if entry is None:
             return None
         if not self.due(entry, listed.date):

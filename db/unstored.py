@@ -4,15 +4,60 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 
-from db.base import StoreBase, unstored_urls
+from db.base import StoreBase, articles, unstored_urls
 from db.records import UnstoredEntry
+
+# Whether a URL is stored, and its ledger row, in one statement: the news spider asks it of
+# every URL a listing gives.
+_URL_STATE = union_all(
+    select(
+        literal_column("0").label("stored"),
+        unstored_urls.c.reason,
+        unstored_urls.c.attempts,
+        unstored_urls.c.first_attempt,
+        unstored_urls.c.last_attempt,
+        unstored_urls.c.listed_at,
+    ).where(unstored_urls.c.url == bindparam("url")),
+    select(
+        literal_column("1"),
+        cast(null(), String),
+        cast(null(), Integer),
+        cast(null(), DateTime),
+        cast(null(), DateTime),
+        cast(null(), DateTime),
+    ).where(articles.c.url == bindparam("url")),
+)
 
 
 class Unstored(StoreBase):
     """Reads and writes of the ledger of URLs that were not stored (crawler/revisits.py
     decides from it which of them are due again)."""
+
+    def url_state(self, url: str) -> tuple[bool, UnstoredEntry | None]:
+        """Whether URL is stored, and its ledger row if it has one."""
+        stored, entry = False, None
+        for found, *row in self._fetch(_URL_STATE, {"url": url}):
+            if found:
+                stored = True
+            else:
+                entry = UnstoredEntry(url, *row)
+        return stored, entry
 
     def unstored(self, url: str) -> UnstoredEntry | None:
         row = self.conn.execute(select(unstored_urls).where(unstored_urls.c.url == url)).first()

@@ -30,3 +30,34 @@ def test_crawl_into_postgres(tmp_path, postgres_url):
         ("finished", canonical, 0),
         ("finished", 0, documents),
     ]
+
+
+def test_the_ledger_of_urls_not_stored_on_postgres(postgres_url):
+    """The news spider's one look-up per listed URL, and the ledger's writes, on PostgreSQL."""
+    from datetime import datetime
+
+    from db.store import Store
+
+    store = Store(postgres_url)
+    store.open()
+    try:
+        assert store.url_state("https://example.org/a") == (False, None)
+        store.note_unstored("https://example.org/a", "http_503", datetime(2026, 10, 1), None)
+        store.note_unstored(
+            "https://example.org/a", "http_503", datetime(2026, 10, 2), datetime(2026, 9, 30)
+        )
+        store.commit()
+        stored, entry = store.url_state("https://example.org/a")
+        assert not stored and entry is not None
+        assert (entry.reason, entry.attempts) == ("http_503", 2)
+        assert (entry.first_attempt, entry.last_attempt) == (
+            datetime(2026, 10, 1),
+            datetime(2026, 10, 2),
+        )
+        assert entry.listed_at == datetime(2026, 9, 30)
+        assert store.unstored_counts() == {"http_503": 1}
+        store.forget_unstored("https://example.org/a")
+        store.commit()
+        assert store.url_state("https://example.org/a") == (False, None)
+    finally:
+        store.close()
