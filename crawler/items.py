@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from db.records import ArticleRecord
+from db.records import ArticleRecord, StoredArticle
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ class ArticleItem(ArticleRecord):
     # A web page's evidence of being an article; None for documents taken as they are
     # (the files source's).
     evidence: Evidence | None = None
+    # The stored article this item revises (the same URL, fetched again, a new text).
+    revision_of: StoredArticle | None = None
     # "new", "exact" or "near": how dedup classified the item.
     dedup: str = ""
     id: int | None = None

@@ -78,7 +78,9 @@ class Revisits:
     for transient ones (5xx, 429, timeouts, connection errors) ``NEWS_REVISIT_BACKOFF_HOURS``,
     doubled with every failed attempt, up to the former. ``NEWS_REFRESH`` fetches
     everything. A stored article's row goes in the same transaction as the article.
-    Stats: ``news/items/already_stored``, ``news/items/not_due``, ``news/items/revisited``.
+    A stored article is fetched again when its listing shows a date newer than its fetch
+    (a possible revision, pipelines/dedup.py decides).
+    Stats: ``news/items/already_stored``, ``…/not_due``, ``…/revisited``, ``…/refetched``.
     """
 
     def __init__(
@@ -134,10 +136,14 @@ class Revisits:
         if self.refresh or store is None:
             return None
         url = stored_url(listed.url)
-        stored, entry = store.url_state(url)
+        stored_at, entry = store.url_state(url)
         if meta is not None:
             meta[CHECKED_META] = url  # StoredArticleFilter need not ask again
-        if stored:
+        if stored_at is not None:
+            if listed.date is not None and listed.date > stored_at:
+                # Its listing says it changed since: fetched again, a possible revision.
+                self.inc("news/items/refetched")
+                return None
             self.inc("news/items/already_stored")
             return "already_stored"
         if entry is None:

@@ -118,6 +118,7 @@ RULES: dict[str, Rule] = {
     "NEWS_REFRESH": Rule(bool),
     "NEWS_REVISIT_AFTER_HOURS": Rule(float, 0),
     "NEWS_REVISIT_BACKOFF_HOURS": Rule(float, 0),
+    "NEWS_MAX_VERSIONS": Rule(int, 0),
     "NEWS_FILES_MAX_BYTES": Rule(int, 1),
     "NEWS_FILES_MAX_DEPTH": Rule(int, 0),
     "NEWS_CACHE_DIR": Rule(str),

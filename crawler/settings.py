@@ -116,6 +116,8 @@ NEWS_REVISIT_AFTER_HOURS = 720.0
 # … and, for transient failures (5xx, 429, timeouts), after this many hours, doubled with
 # each failed attempt up to NEWS_REVISIT_AFTER_HOURS.
 NEWS_REVISIT_BACKOFF_HOURS = 1.0
+# Texts kept per revised article, the newest (0 keeps every one).
+NEWS_MAX_VERSIONS = 0
 # The files source skips files larger than this many bytes, and folders nested deeper than
 # this below the folder it was given.
 NEWS_FILES_MAX_BYTES = 10 * 1024 * 1024

@@ -99,6 +99,7 @@ def counts_from_stats(stats: dict[str, Any]) -> RunCounts:
         exact_duplicate=int(stats.get(f"{STAT_PREFIX}items/exact", 0)),
         near_duplicate=int(stats.get(f"{STAT_PREFIX}items/near", 0)),
         already_stored=int(stats.get(f"{STAT_PREFIX}items/already_stored", 0)),
+        revised=int(stats.get(f"{STAT_PREFIX}items/revised", 0)),
         dropped={
             key[len(dropped_prefix) :]: int(value)
             for key, value in sorted(stats.items())

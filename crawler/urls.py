@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit
 
-from courlan import extract_domain
 from w3lib.url import canonicalize_url, url_query_cleaner
+
+from db.sites import site_domain
+
+__all__ = ["canonical_url", "in_domains", "site_domain", "stored_url"]
 
 # Query parameters that say where a reader came from, never which article it is.
 TRACKING_PARAMS = frozenset(
@@ -56,11 +59,3 @@ def in_domains(url: str, domains: Iterable[str]) -> bool:
     """Whether URL's host is one of DOMAINS or a subdomain of one (ports are ignored)."""
     host = urlsplit(url).hostname or ""
     return any(host == d or host.endswith(f".{d}") for d in domains)
-
-
-def site_domain(url: str) -> str:
-    """The registered domain of URL's host (news.example.co.uk → example.co.uk, from the
-    public suffix list via courlan), so that a site's feeds.…, www.… and m.… hosts are one
-    site; the host itself for addresses and single-label names."""
-    host = urlsplit(url).hostname or ""
-    return extract_domain(url) or host

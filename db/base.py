@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from db.models import (
     Article,
+    ArticleVersion,
     CrawlRun,
     LshBucket,
     Meta,
@@ -29,6 +30,7 @@ sources = cast(Table, Source.__table__)
 story_merges = cast(Table, StoryMerge.__table__)
 lsh_buckets = cast(Table, LshBucket.__table__)
 unstored_urls = cast(Table, UnstoredUrl.__table__)
+article_versions = cast(Table, ArticleVersion.__table__)
 
 # The LSH indexes in lsh_buckets.
 DEDUP_LSH = 1

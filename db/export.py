@@ -25,11 +25,20 @@ _ARTICLE_COLUMNS = (
     "language",
     "fetched_at",
 )
-DEDUP_COLUMNS = (*_ARTICLE_COLUMNS, "story_id", "run_id", "duplicate_count")
+DEDUP_COLUMNS = (
+    *_ARTICLE_COLUMNS,
+    "story_id",
+    "run_id",
+    "canonical_url",
+    "duplicate_count",
+    "syndications",
+)
 ALL_COLUMNS = (
     *_ARTICLE_COLUMNS,
     "content_hash",
     "duplicate_of",
+    "duplicate_kind",
+    "canonical_url",
     "similarity",
     "story_id",
     "run_id",

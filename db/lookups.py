@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Row, bindparam, func, literal, select, union_all
 
 from db.base import DEDUP_LSH, STORY_LSH, StoreBase, articles, lsh_buckets, sources, stories
-from db.records import CanonicalMatch, DedupCandidates, StoryMatch
+from db.records import CanonicalMatch, DedupCandidates, StoredArticle, StoryMatch
 
 # The statements every item runs, built once: SQLAlchemy memoizes a statement's cache key on
 # the object, so reusing one skips most of the per-call work of building it anew (measured:
@@ -20,6 +20,7 @@ _CANONICAL_COLUMNS = (
     articles.c.story_id,
     articles.c.content_hash,
     articles.c.signature,
+    articles.c.url,
 )
 # Rows of the dedup look-up, by what found them.
 _BY_URL, _BY_HASH, _BY_BAND = 1, 0, 2
@@ -178,6 +179,7 @@ class Lookups(StoreBase):
                 articles.c.similarity,
                 articles.c.story_id,
                 articles.c.story_similarity,
+                articles.c.duplicate_kind,
             ).order_by(articles.c.id)
         )
 
@@ -189,6 +191,23 @@ class Lookups(StoreBase):
             select(articles.c.id, articles.c.text).where(articles.c.id.in_(ids))
         )
         return {row.id: row.text for row in rows}
+
+    def stored_article(self, url: str) -> StoredArticle | None:
+        """The article stored under URL, as a revision of it needs it."""
+        row = self.conn.execute(
+            select(
+                articles.c.id,
+                articles.c.fetched_at,
+                articles.c.content_hash,
+                articles.c.title,
+                articles.c.text,
+                articles.c.signature,
+                articles.c.story_signature,
+                articles.c.duplicate_of,
+                articles.c.story_id,
+            ).where(articles.c.url == url)
+        ).first()
+        return None if row is None else StoredArticle(**row._mapping)
 
     def count_articles(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(articles)).scalar_one())

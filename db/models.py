@@ -80,6 +80,9 @@ class CrawlRun(Base):
     items_exact_duplicate: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     items_near_duplicate: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     items_already_stored: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    items_revised: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
+    )
     items_dropped: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     dropped_reasons: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
     errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -114,6 +117,12 @@ class Article(Base):
     story_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The similarity by which a canonical article joined an existing story.
     story_similarity: Mapped[float | None] = mapped_column(Float)
+    # The page's own rel=canonical (or og:url) when it names another site: a syndication
+    # signal; never the article's URL.
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    # NULL for a canonical article; "exact" or "near" for a copy on its canonical's site;
+    # "syndicated" for a copy on another site, or a page whose canonical_url names one.
+    duplicate_kind: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         Index("ix_articles_content_hash", "content_hash"),
@@ -177,3 +186,26 @@ class UnstoredUrl(Base):
     listed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_urls_reason", "reason"),)
+
+
+class ArticleVersion(Base):
+    """Every text an article has had, once it has had more than one: version 1 is the
+    first. The article's row holds the latest; each version keeps the dedup and story
+    decision made for its text."""
+
+    __tablename__ = "article_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    content_hash: Mapped[str] = mapped_column(String(32), nullable=False)
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
+    story_id: Mapped[int | None] = mapped_column(Integer)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+
+    __table_args__ = (
+        Index("ix_article_versions_article_id_version", "article_id", "version", unique=True),
+    )

@@ -35,6 +35,10 @@ class ArticleRecord:
     story_id: int | None = None
     story_signature: bytes | None = None
     story_similarity: float | None = None
+    # The page's canonical link when it names another site (a syndication signal).
+    canonical_url: str | None = None
+    # None (canonical), "exact" or "near" (a copy on its canonical's site), "syndicated".
+    duplicate_kind: str | None = None
     # Band keys of the signatures, for a canonical article (see lsh_buckets); not columns.
     dedup_bands: tuple[int, ...] = ()
     story_bands: tuple[int, ...] = ()
@@ -63,6 +67,22 @@ class CanonicalMatch:
     story_id: int
     content_hash: str
     signature: bytes
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """What a revision replaces: the stored article at a URL fetched again."""
+
+    id: int
+    fetched_at: datetime
+    content_hash: str
+    title: str | None
+    text: str
+    signature: bytes
+    story_signature: bytes | None
+    duplicate_of: int | None
+    story_id: int
 
 
 @dataclass
@@ -82,6 +102,7 @@ class RunCounts:
     exact_duplicate: int = 0
     near_duplicate: int = 0
     already_stored: int = 0
+    revised: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     errors: int = 0
 

@@ -32,6 +32,7 @@ class RunSummary:
     exact_duplicate: int
     near_duplicate: int
     already_stored: int
+    revised: int
     dropped: int
     dropped_reasons: dict[str, int]
     errors: int
@@ -98,6 +99,7 @@ def recent_runs(store: Store, limit: int) -> list[RunSummary]:
                 exact_duplicate=row.items_exact_duplicate,
                 near_duplicate=row.items_near_duplicate,
                 already_stored=row.items_already_stored,
+                revised=row.items_revised,
                 dropped=row.items_dropped,
                 dropped_reasons=json.loads(row.dropped_reasons or "{}"),
                 errors=row.errors,

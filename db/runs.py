@@ -209,6 +209,7 @@ class RunLedger(StoreBase):
                 items_exact_duplicate=counts.exact_duplicate,
                 items_near_duplicate=counts.near_duplicate,
                 items_already_stored=counts.already_stored,
+                items_revised=counts.revised,
                 items_dropped=sum(counts.dropped.values()),
                 dropped_reasons=json.dumps(counts.dropped, sort_keys=True),
                 errors=counts.errors,

@@ -1,6 +1,7 @@
 """The store: one connection to the database, with each concern in a module of its own
 (the run ledger in db.runs, the URLs not stored in db.unstored, migrations in db.schema,
-look-ups in db.lookups, writes in db.writes), put together here."""
+look-ups in db.lookups, writes in db.writes, revisions in db.revisions), put together
+here."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from db.base import StoreError
 from db.engine import make_engine
 from db.lookups import Lookups
+from db.revisions import Revisions
 from db.runs import RunLedger
 from db.schema import Migrations
 from db.unstored import Unstored
-from db.writes import Writes
 
 
-class Store(Migrations, RunLedger, Lookups, Writes, Unstored):
+class Store(Migrations, RunLedger, Lookups, Revisions, Unstored):
     """One connection to the database behind a SQLAlchemy URL (see db.base.StoreBase)."""
 
     def open(self) -> None:

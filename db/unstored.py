@@ -23,7 +23,7 @@ from sqlalchemy import (
 from db.base import StoreBase, articles, unstored_urls
 from db.records import UnstoredEntry
 
-# Whether a URL is stored, and its ledger row, in one statement: the news spider asks it of
+# When a URL's article was fetched, and its ledger row, in one statement: the news spider asks it of
 # every URL a listing gives.
 _URL_STATE = union_all(
     select(
@@ -34,12 +34,13 @@ _URL_STATE = union_all(
         unstored_urls.c.last_attempt,
         unstored_urls.c.listed_at,
     ).where(unstored_urls.c.url == bindparam("url")),
+    # A stored article's row: when it was fetched, in the last_attempt column.
     select(
         literal_column("1"),
         cast(null(), String),
         cast(null(), Integer),
         cast(null(), DateTime),
-        cast(null(), DateTime),
+        articles.c.fetched_at,
         cast(null(), DateTime),
     ).where(articles.c.url == bindparam("url")),
 )
@@ -49,15 +50,15 @@ class Unstored(StoreBase):
     """Reads and writes of the ledger of URLs that were not stored (crawler/revisits.py
     decides from it which of them are due again)."""
 
-    def url_state(self, url: str) -> tuple[bool, UnstoredEntry | None]:
-        """Whether URL is stored, and its ledger row if it has one."""
-        stored, entry = False, None
+    def url_state(self, url: str) -> tuple[datetime | None, UnstoredEntry | None]:
+        """When the article at URL was fetched (None: not stored), and URL's ledger row."""
+        stored_at, entry = None, None
         for found, *row in self._fetch(_URL_STATE, {"url": url}):
             if found:
-                stored = True
+                stored_at = row[3]
             else:
                 entry = UnstoredEntry(url, *row)
-        return stored, entry
+        return stored_at, entry
 
     def unstored(self, url: str) -> UnstoredEntry | None:
         row = self.conn.execute(select(unstored_urls).where(unstored_urls.c.url == url)).first()

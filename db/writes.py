@@ -166,13 +166,17 @@ class Writes(StoreBase):
     # -- what the dedup audit changes -------------------------------------------------------
 
     def set_duplicate(
-        self, article_id: int, duplicate_of: int | None, similarity: float | None
+        self,
+        article_id: int,
+        duplicate_of: int | None,
+        similarity: float | None,
+        kind: str | None = None,
     ) -> None:
         """Change one article's dedup decision (the audit's --apply)."""
         self.conn.execute(
             update(articles)
             .where(articles.c.id == article_id)
-            .values(duplicate_of=duplicate_of, similarity=similarity)
+            .values(duplicate_of=duplicate_of, similarity=similarity, duplicate_kind=kind)
         )
 
     # -- listings (sitemaps and feeds) ------------------------------------------------------

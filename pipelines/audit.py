@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db.base import DEDUP_LSH, STORY_LSH
+from db.sites import site_domain
 from db.store import Store
 from pipelines.lsh import BandIndex, best_match, lsh_layout, stored_layout
 from pipelines.signatures import Signer, StorySigner, band_keys, estimated_jaccard
@@ -27,6 +28,7 @@ class Row:
     similarity: float | None
     story_id: int
     story_similarity: float | None
+    duplicate_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,15 @@ def word_diff(old: str, new: str, *, changes: int = 3, width: int = 8) -> list[s
     return lines
 
 
+def copy_kind(row: Row, canonical: Row | None) -> str | None:
+    """The duplicate_kind of ROW as a copy of CANONICAL (None: canonical itself)."""
+    if canonical is None:
+        return None
+    if site_domain(row.url) != site_domain(canonical.url):
+        return "syndicated"
+    return "exact" if row.content_hash == canonical.content_hash else "near"
+
+
 def apply(
     store: Store,
     audit: Audit,
@@ -180,8 +191,13 @@ def apply(
     story_layout = stored_layout(store, STORY_LSH)
     for change in found:
         counts[change.kind] += 1
-        store.set_duplicate(change.article, change.after.duplicate_of, change.after.similarity)
         row = audit.rows[change.article]
+        store.set_duplicate(
+            change.article,
+            change.after.duplicate_of,
+            change.after.similarity,
+            copy_kind(row, audit.rows.get(change.after.duplicate_of or 0)),
+        )
         if change.after.duplicate_of is None:
             # Canonical now: in both indexes, with the story signature that needs.
             signature = story_signer.sign(row.title, texts[change.article])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from crawler.rules import cache_dir, value
 from crawler.store import CrawlStore
 from db.base import DEDUP_LSH
 from db.records import CanonicalMatch
+from db.sites import site_domain
 from db.store import Store
 from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
@@ -26,6 +28,7 @@ from pipelines.signatures import (
     permutations,
 )
 from pipelines.storage import StoragePipeline
+from pipelines.textnorm import normalize_text
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -41,12 +44,30 @@ def text_fingerprint(
     return TextFingerprint(params, layout, drawn)
 
 
+def cross_site(url: str, other: str | None) -> bool:
+    """Whether OTHER is a URL of another site than URL's (registered domains differ)."""
+    return other is not None and site_domain(other) != site_domain(url)
+
+
+_FIGURES_RE = re.compile(r"\d+")
+
+
+def same_text(old: str, new: str) -> bool:
+    """Whether NEW says what OLD said: the same words, figures aside."""
+    return _FIGURES_RE.sub("0", normalize_text(old)) == _FIGURES_RE.sub("0", normalize_text(new))
+
+
 class DedupPipeline:
     """Marks each item new, exact duplicate or near duplicate of a stored canonical article.
 
     Settings: ``NEWS_MINHASH_PERM``, ``NEWS_SHINGLE_SIZE``, ``NEWS_DEDUP_THRESHOLD``.
     Reads the crawl's store on the connection storage writes through, so rows of the batch
     not yet committed count too.
+    A stored URL fetched again is a revision (``item.revision_of``) when its text changed
+    beyond its figures, and is decided anew, against every canonical article but itself;
+    otherwise it is dropped as already stored. ``item.duplicate_kind`` tells a copy on its
+    canonical's site (``exact``, ``near``) from syndication (``syndicated``: another site,
+    or a page whose canonical link names another site).
     Stats: ``news/items/already_stored``.
     """
 
@@ -153,21 +174,29 @@ class DedupPipeline:
         # index lives in the store, so rows of the open batch count, and nothing in it can
         # point at a row that was never committed.
         found = store.dedup_candidates(item.url, item.content_hash, fingerprint.bands)
+        near = found.near
         if found.url_stored:
-            if self.stats is not None:
-                self.stats.inc_value("news/items/already_stored")
-            raise DropItem(f"already_stored: {item.url}", log_level="DEBUG")
+            # Fetched again (its listing's date moved, or NEWS_REFRESH): a revision if its
+            # text changed in more than its figures (a counter, a "3 minutes ago").
+            previous = store.stored_article(item.url)
+            if previous is None or same_text(previous.text, item.text):
+                if self.stats is not None:
+                    self.stats.inc_value("news/items/already_stored")
+                raise DropItem(f"already_stored: {item.url}", log_level="DEBUG")
+            item.revision_of = previous
+            near = [match for match in near if match.id != previous.id]
         if found.exact is not None:
             item.signature = found.exact.signature
             self._mark(item, found.exact, 1.0, "exact")
             return item
 
         item.signature = fingerprint.signature
-        best = best_match(item.signature, found.near, self.threshold) if item.signature else None
+        best = best_match(item.signature, near, self.threshold) if item.signature else None
         if best is not None:
             self._mark(item, best[0], best[1], "near")
         else:
             item.dedup = "new"
+            item.duplicate_kind = "syndicated" if cross_site(item.url, item.canonical_url) else None
             item.dedup_bands = fingerprint.bands  # storage indexes it with the article
         return item
 
@@ -177,6 +206,10 @@ class DedupPipeline:
         item.story_id = match.story_id
         item.similarity = similarity
         item.dedup = kind
+        # A copy on another site than its canonical's, or one that names another site as
+        # its canonical, is syndication; on the same site, the site's own copy.
+        syndicated = cross_site(item.url, match.url) or cross_site(item.url, item.canonical_url)
+        item.duplicate_kind = "syndicated" if syndicated else kind
         logger.debug(
             "%s duplicate: %s of article %d (similarity %.3f)", kind, item.url, match.id, similarity
         )

@@ -12,8 +12,10 @@ from scrapy.exceptions import DropItem
 from crawler.items import ArticleItem
 from crawler.rules import value
 from crawler.store import STAT_PREFIX, CrawlStore, store_failed
-from db.base import StoreError
+from db.base import DEDUP_LSH, STORY_LSH, StoreError
 from pipelines.cputime import timed
+from pipelines.lsh import stored_layout
+from pipelines.signatures import band_keys
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -28,8 +30,9 @@ class StoragePipeline:
     """Writes items to the crawl's store (crawler.store.CrawlStore).
 
     Settings: ``NEWS_BATCH_SIZE`` (items per transaction), ``NEWS_COMMIT_INTERVAL`` (seconds
-    a batch may stay open while items arrive).
-    Stats: ``news/items/{new,exact,near}`` (committed articles only).
+    a batch may stay open while items arrive), ``NEWS_MAX_VERSIONS`` (texts kept per
+    revised article; 0 keeps all).
+    Stats: ``news/items/{new,exact,near,revised}`` (committed articles only).
     """
 
     def __init__(
@@ -38,8 +41,10 @@ class StoragePipeline:
         crawl_store: CrawlStore,
         batch_size: int,
         commit_interval: float,
+        max_versions: int = 0,
         stats: StatsCollector | None = None,
     ) -> None:
+        self.max_versions = max_versions
         self.crawl_store = crawl_store
         self.batch_size = batch_size
         self.commit_interval = commit_interval
@@ -58,6 +63,7 @@ class StoragePipeline:
             crawl_store=CrawlStore.of(crawler, "StoragePipeline"),
             batch_size=value(settings, "NEWS_BATCH_SIZE"),
             commit_interval=value(settings, "NEWS_COMMIT_INTERVAL"),
+            max_versions=value(settings, "NEWS_MAX_VERSIONS"),
             stats=crawler.stats,
         )
         crawler.signals.connect(pipeline.discard_batch, signal=store_failed)
@@ -73,11 +79,17 @@ class StoragePipeline:
             self.count_drop("store_unavailable")
             raise DropItem(f"store_unavailable: {item.url}: the store cannot be written")
         try:
-            item.id, item.story_id = store.add_article(item, run_id=self.crawl_store.run_id)
+            if item.revision_of is not None:
+                self.revise(store, item)
+                kind = "revised"
+            else:
+                item.id, item.story_id = store.add_article(item, run_id=self.crawl_store.run_id)
+                kind = item.dedup or "new"
+            assert item.story_id is not None
             self._touched_stories.add(item.story_id)
             if not self._pending:
                 self._batch_started = time.monotonic()
-            self._pending[item.dedup or "new"] += 1
+            self._pending[kind] += 1
             if (
                 self._pending.total() >= self.batch_size
                 or time.monotonic() - self._batch_started >= self.commit_interval
@@ -88,6 +100,39 @@ class StoragePipeline:
             self.count_drop("store_error")
             raise DropItem(f"store_error: {item.url}: {exc}") from exc
         return item
+
+    def revise(self, store: Store, item: ArticleItem) -> None:
+        """The article's row takes the new text; the texts go into its history."""
+        previous = item.revision_of
+        assert previous is not None and item.story_id is not None
+        run_id = self.crawl_store.run_id
+        dedup_layout = stored_layout(store, DEDUP_LSH)
+        story_layout = stored_layout(store, STORY_LSH)
+        old_story = previous.story_signature
+        version = store.revise_article(
+            item,
+            previous,
+            run_id=run_id,
+            old_dedup_keys=band_keys(previous.signature, dedup_layout)
+            if dedup_layout and previous.signature
+            else (),
+            old_story_keys=band_keys(old_story, story_layout) if story_layout and old_story else (),
+            max_versions=self.max_versions,
+        )
+        item.id = previous.id
+        mine = store.resolve_story(previous.story_id) or previous.story_id
+        if item.duplicate_of is not None and mine != item.story_id:
+            # Now a copy of another article: its story joins that article's.
+            store.merge_stories(
+                min(mine, item.story_id),
+                {mine, item.story_id},
+                reason=f"revision {version} of article {previous.id} became a duplicate of "
+                f"article {item.duplicate_of}",
+                similarity=item.similarity,
+                run_id=run_id,
+            )
+            self._touched_stories.add(mine)
+        logger.info("Revised article %d (version %d): %s", previous.id, version, item.url)
 
     def flush(self) -> None:
         if self.store is not None and self._pending:

@@ -149,9 +149,15 @@ class StoryPipeline:
         assert story is not None
         item.story_signature, keys = story.signature, story.bands
         if not item.story_signature:
+            if item.revision_of is not None:
+                item.story_id = item.revision_of.story_id  # nothing to match: it stays
+                return item
             self.inc("new")
             return item
-        matches = self.matches(item, store.story_matches(keys))
+        found = store.story_matches(keys)
+        if item.revision_of is not None:
+            return self.revise(store, item, found, keys)
+        matches = self.matches(item, found)
         if matches:
             survivor = min(story for story, _ in matches)
             item.story_id = survivor
@@ -170,6 +176,24 @@ class StoryPipeline:
         else:
             self.inc("new")
         item.story_bands = keys  # storage indexes it with the article
+        return item
+
+    def revise(
+        self, store: Store, item: ArticleItem, found: list[StoryMatch], keys: tuple[int, ...]
+    ) -> ArticleItem:
+        """A revision keeps its story, and merges into it (or it into) the stories its new
+        text matches: a revision merges stories, never splits one."""
+        revised = item.revision_of
+        assert revised is not None
+        own = store.resolve_story(revised.story_id) or revised.story_id
+        matches = self.matches(item, [match for match in found if match.id != revised.id])
+        stories = {own} | {story for story, _ in matches}
+        item.story_id = min(stories)
+        if matches:
+            item.story_similarity = max(similarity for _, similarity in matches)
+            self.merge(store, item, item.story_id, stories - {item.story_id}, matches)
+            self.inc("merged", len(stories) - 1)
+        item.story_bands = keys
         return item
 
     def merge(

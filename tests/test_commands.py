@@ -55,7 +55,9 @@ def test_export_jsonl_has_one_line_per_deduplicated_article(store):
         "fetched_at",
         "story_id",
         "run_id",
+        "canonical_url",
         "duplicate_count",
+        "syndications",
     ]
     assert sum(json.loads(line)["duplicate_count"] for line in lines) == count(
         store, "SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL"
@@ -198,20 +200,26 @@ def test_migrate_upgrades_the_first_schema_and_keeps_every_row(tmp_path):
 
     result = scrapy(database, "migrate")
     assert result.returncode == 0, result.stderr
-    assert "schema revision 0007" in result.stdout
+    assert "schema revision 0008" in result.stdout
     with closing(sqlite3.connect(database)) as conn:
         after = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in rows}
-    # articles gained story_signature and story_similarity, empty until computed.
-    assert [row[:-2] for row in after["articles"]] == before["articles"]
-    assert {row[-2:] for row in after["articles"]} == {(None, None)}
+    # articles gained story_signature and story_similarity, empty until computed, then
+    # canonical_url (empty) and duplicate_kind, filled for the copy already stored: the
+    # same site (files have none) and another hash make it a near copy.
+    assert [row[:-4] for row in after["articles"]] == before["articles"]
+    assert [row[-4:] for row in after["articles"]] == [
+        (None, None, None, None),
+        (None, None, None, "near"),
+    ]
     # stories gained merged_into and counts, filled in from the articles they hold.
     assert [row[:3] for row in after["stories"]] == before["stories"]
     assert [row[3:] for row in after["stories"]] == [
         (None, 2, 1, "2026-01-01 10:00:00", "2026-01-01 10:00:01")
     ]
-    # crawl_runs gained two empty columns; every old value is still there.
-    assert [row[:-2] for row in after["crawl_runs"]] == before["crawl_runs"]
-    assert after["crawl_runs"][0][-2:] == (None, None)
+    # crawl_runs gained two empty columns and a count of revisions; every old value is
+    # still there.
+    assert [row[:-3] for row in after["crawl_runs"]] == before["crawl_runs"]
+    assert after["crawl_runs"][0][-3:] == (None, None, 0)
     # Articles stored before the upgrade are searchable after it.
     found = scrapy(database, "search", "--json", "port")
     assert sorted(json.loads(line)["id"] for line in found.stdout.splitlines()) == [1, 2]

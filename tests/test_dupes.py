@@ -36,7 +36,7 @@ def test_dupes_lists_groups_stories_and_the_pairs_nearest_the_threshold(store):
     [(member, similarity)] = store.rows(
         "SELECT id, similarity FROM articles WHERE similarity < 1 ORDER BY similarity LIMIT 1"
     )
-    assert any(f"near  {similarity:.3f}  article {member} " in line for line in lines)
+    assert any(f"near       {similarity:.3f}  article {member} " in line for line in lines)
     # Stories made of more than one group: the tram vote and its contract, the flood and
     # its ebb, both follow-ups within the week.
     assert "Stories (largest first" in shown.stdout

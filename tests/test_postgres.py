@@ -41,14 +41,14 @@ def test_the_ledger_of_urls_not_stored_on_postgres(postgres_url):
     store = Store(postgres_url)
     store.open()
     try:
-        assert store.url_state("https://example.org/a") == (False, None)
+        assert store.url_state("https://example.org/a") == (None, None)
         store.note_unstored("https://example.org/a", "http_503", datetime(2026, 10, 1), None)
         store.note_unstored(
             "https://example.org/a", "http_503", datetime(2026, 10, 2), datetime(2026, 9, 30)
         )
         store.commit()
-        stored, entry = store.url_state("https://example.org/a")
-        assert not stored and entry is not None
+        stored_at, entry = store.url_state("https://example.org/a")
+        assert stored_at is None and entry is not None
         assert (entry.reason, entry.attempts) == ("http_503", 2)
         assert (entry.first_attempt, entry.last_attempt) == (
             datetime(2026, 10, 1),
@@ -58,6 +58,6 @@ def test_the_ledger_of_urls_not_stored_on_postgres(postgres_url):
         assert store.unstored_counts() == {"http_503": 1}
         store.forget_unstored("https://example.org/a")
         store.commit()
-        assert store.url_state("https://example.org/a") == (False, None)
+        assert store.url_state("https://example.org/a") == (None, None)
     finally:
         store.close()

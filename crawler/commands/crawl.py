@@ -21,12 +21,15 @@ EXIT_BUSY = 4
 def summary_line(stats: dict[str, Any]) -> str:
     counts = counts_from_stats(stats)
     dropped = ", ".join(f"{reason}: {count}" for reason, count in counts.dropped.items())
+    revised = f"{counts.revised} revised, " if counts.revised else ""
     return (
         f"newsdedup: run {stats.get('news/run_id', '?')} {stats.get('news/run_status', 'failed')}"
         f" ({stats.get('finish_reason', 'unknown')}): "
         f"{counts.new} new, {counts.exact_duplicate} exact duplicates, "
         f"{counts.near_duplicate} near duplicates, {counts.already_stored} already stored, "
-        f"{sum(counts.dropped.values())} dropped" + (f" ({dropped})" if dropped else "") + ", "
+        f"{revised}{sum(counts.dropped.values())} dropped"
+        + (f" ({dropped})" if dropped else "")
+        + ", "
         f"{counts.errors} errors; "
         f"store {stats.get('news/store/url', '?')} holds {stats.get('news/store/articles', '?')}"
         " articles"

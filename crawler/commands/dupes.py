@@ -121,8 +121,8 @@ class Command(StoreCommand):
         for canonical, members in groups:
             print(f"  group of {label(rows[canonical])}")
             for row in sorted(members, key=lambda r: -(r.similarity or 0)):
-                kind = "exact" if row.similarity == 1.0 else "near "
-                print(f"    {kind} {row.similarity or 0:.3f}  {label(row)}")
+                kind = row.duplicate_kind or ("exact" if row.similarity == 1.0 else "near")
+                print(f"    {kind:<10} {row.similarity or 0:.3f}  {label(row)}")
         stories = sorted(found.stories.items(), key=lambda s: (-len(s[1]), s[0]))[: opts.limit]
         if stories:
             print("\nStories (largest first; a member's duplicates are counted beside it)")

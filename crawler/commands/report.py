@@ -11,7 +11,7 @@ from crawler.cli import StoreCommand, count, shown, writes_output
 from db.report import FIELDS, as_json, recent_runs, source_reports
 from pipelines.boilerplate import TRAILER_MARKERS
 
-RUN_ROW = "{:>5} {:<8} {:<12} {:<19} {:>7} {:>6} {:>6} {:>6} {:>7} {:>7} {:>6}"
+RUN_ROW = "{:>5} {:<8} {:<12} {:<19} {:>7} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7} {:>6}"
 
 
 class Command(StoreCommand):
@@ -51,6 +51,7 @@ class Command(StoreCommand):
                 "exact",
                 "near",
                 "stored",
+                "revised",
                 "dropped",
                 "errors",
             )
@@ -68,6 +69,7 @@ class Command(StoreCommand):
                     run.exact_duplicate,
                     run.near_duplicate,
                     run.already_stored,
+                    run.revised,
                     run.dropped,
                     run.errors,
                 )

@@ -372,12 +372,16 @@ class NewsSpider(Spider):
             response.xpath("//link[@rel='canonical']/@href").get()
             or response.xpath("//meta[@property='og:url']/@content").get()
         )
+        elsewhere = None
         if declared:
             try:
                 candidate = canonical_url(response.urljoin(declared.strip()))
             except ValueError:
                 candidate = url  # a malformed canonical link is ignored
-            if self.in_scope(candidate):
+            if site_domain(candidate) != site_domain(url):
+                # Another site's URL: syndication, recorded; the page keeps its own URL.
+                elsewhere = candidate
+            elif self.in_scope(candidate):
                 url = candidate
         listed = response.meta.get(LISTED_META)
         yield ArticleItem(
@@ -386,6 +390,7 @@ class NewsSpider(Spider):
             raw=response.text,
             fetched_at=utcnow(),
             source=urlsplit(url).hostname,
+            canonical_url=elsewhere,
             evidence=page_evidence(response, url, listed if isinstance(listed, Listed) else None),
         )
 

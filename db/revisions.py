@@ -1,0 +1,127 @@
+"""Revisions: an article fetched again whose text changed keeps its id and row; every text
+it has had goes into ``article_versions``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from db.base import DEDUP_LSH, STORY_LSH, StoreError, article_versions, articles
+from db.records import ArticleRecord, StoredArticle
+from db.writes import Writes
+
+# What a revision rewrites of the article's row: its text and what is derived from it.
+# The URL, the source and the run that first stored it stay.
+REVISED_COLUMNS = (
+    "fetched_at",
+    "text",
+    "content_hash",
+    "signature",
+    "title",
+    "author",
+    "site_name",
+    "published_at",
+    "language",
+    "duplicate_of",
+    "similarity",
+    "duplicate_kind",
+    "canonical_url",
+    "story_id",
+    "story_signature",
+    "story_similarity",
+)
+
+
+class Revisions(Writes):
+    """Writes and reads of article revisions, in the store's open transaction."""
+
+    def revise_article(
+        self,
+        record: ArticleRecord,
+        previous: StoredArticle,
+        *,
+        run_id: int | None,
+        old_dedup_keys: Iterable[int],
+        old_story_keys: Iterable[int],
+        max_versions: int = 0,
+    ) -> int:
+        """Put RECORD's text in PREVIOUS's row and the history; return the version number.
+
+        The article leaves the LSH indexes by its old band keys and, canonical still,
+        enters them by its new ones (RECORD's). MAX_VERSIONS (0: all) keeps the newest."""
+        try:
+            return self._revise(
+                record, previous, run_id, old_dedup_keys, old_story_keys, max_versions
+            )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot revise {record.url} in {self.display_url}: {exc}") from exc
+
+    def _revise(
+        self,
+        record: ArticleRecord,
+        previous: StoredArticle,
+        run_id: int | None,
+        old_dedup_keys: Iterable[int],
+        old_story_keys: Iterable[int],
+        max_versions: int,
+    ) -> int:
+        conn = self.conn
+        latest = self.latest_version(previous.id)
+        if latest == 0:
+            conn.execute(
+                insert(article_versions).values(
+                    article_id=previous.id,
+                    version=1,
+                    fetched_at=previous.fetched_at,
+                    content_hash=previous.content_hash,
+                    title=previous.title,
+                    text=previous.text,
+                    duplicate_of=previous.duplicate_of,
+                    story_id=previous.story_id,
+                    run_id=None,
+                )
+            )
+            latest = 1
+        version = latest + 1
+        conn.execute(
+            insert(article_versions).values(
+                article_id=previous.id,
+                version=version,
+                fetched_at=record.fetched_at,
+                content_hash=record.content_hash,
+                title=record.title,
+                text=record.text,
+                duplicate_of=record.duplicate_of,
+                story_id=record.story_id,
+                run_id=run_id,
+            )
+        )
+        if max_versions:
+            conn.execute(
+                delete(article_versions).where(
+                    article_versions.c.article_id == previous.id,
+                    article_versions.c.version <= version - max_versions,
+                )
+            )
+        conn.execute(
+            update(articles)
+            .where(articles.c.id == previous.id)
+            .values({name: getattr(record, name) for name in REVISED_COLUMNS})
+        )
+        if previous.duplicate_of is None:
+            self.delete_buckets(DEDUP_LSH, previous.id, old_dedup_keys)
+            self.delete_buckets(STORY_LSH, previous.id, old_story_keys)
+        if record.duplicate_of is None:
+            self.add_buckets(DEDUP_LSH, previous.id, record.dedup_bands)
+            self.add_buckets(STORY_LSH, previous.id, record.story_bands)
+        return version
+
+    def latest_version(self, article_id: int) -> int:
+        found = self.conn.execute(
+            select(func.max(article_versions.c.version)).where(
+                article_versions.c.article_id == article_id
+            )
+        ).scalar_one()
+        return int(found or 0)
