@@ -142,3 +142,46 @@ def test_a_corrected_article_is_refetched_alone_and_keeps_its_id(publisher, tmp_
     report = run_scrapy(["report"], database)
     assert report.returncode == 0
     assert " revised " in report.stdout
+
+
+def test_a_revision_that_becomes_a_copy_moves_into_the_group_on_record(publisher, tmp_path):
+    site, www = publisher
+    database = tmp_path / "news.db"
+    one, two = f"{site.base}/a/one.html", f"{site.base}/a/two.html"
+    www.put("/a/one.html", article("fr-crue"))
+    www.put("/a/two.html", article("en-chip-plant"))
+    old = "2026-10-01T00:00:00Z"
+    www.put("/sitemap.xml", urlset([(one, old), (two, old)]))
+    first = crawl(f"{site.base}/sitemap.xml", database)
+    assert first.returncode == 0, first.stderr[-3000:]
+    ids = dict(first.rows("SELECT url, id FROM articles"))
+    stories = dict(first.rows("SELECT url, story_id FROM articles"))
+    assert stories[one] != stories[two]
+
+    # The second page is replaced by the first one's text (a page reused for a wire story).
+    www.put("/a/two.html", article("fr-crue"))
+    later = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    www.put("/sitemap.xml", urlset([(one, old), (two, later)]))
+    second = crawl(f"{site.base}/sitemap.xml", database)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.rows(
+        "SELECT duplicate_of, duplicate_kind FROM articles WHERE id = ?", ids[two]
+    ) == [(ids[one], "exact")]
+    # Each version keeps the decision made for its text.
+    assert second.rows(
+        "SELECT version, duplicate_of FROM article_versions WHERE article_id = ? ORDER BY version",
+        ids[two],
+    ) == [(1, None), (2, ids[one])]
+    # The two stories are one now, and the merge says why.
+    [(live,)] = second.rows(
+        "SELECT COUNT(DISTINCT story_id) FROM articles WHERE id IN (?, ?)", ids[one], ids[two]
+    )
+    assert live == 1
+    [(reason,)] = second.rows("SELECT reason FROM story_merges")
+    assert reason == f"revision 2 of article {ids[two]} became a duplicate of article {ids[one]}"
+    # It left the index of canonical articles: only the first article is found by its bands.
+    [(indexed,)] = second.rows(
+        "SELECT COUNT(DISTINCT article_id) FROM lsh_buckets WHERE lsh = 1 AND article_id = ?",
+        ids[two],
+    )
+    assert indexed == 0
