@@ -164,7 +164,9 @@ def test_report_flags_a_source_whose_dates_vanished(tmp_path):
     text = scrapy(database, "report", "--runs", "1")
     assert text.returncode == 0
     assert "FLAG: published_at filled in 0% of the last run's articles, 100% before" in text.stdout
-    assert text.stdout.strip().endswith("1 source flagged")
+    assert "\n1 source flagged\n" in text.stdout
+    # Last, the URLs seen and not stored (the files source records none).
+    assert text.stdout.strip().endswith("URLs seen and not stored: 0")
 
 
 def test_report_is_quiet_on_a_steady_source(store):
