@@ -70,34 +70,20 @@ class Revisions(Writes):
         conn = self.conn
         latest = self.latest_version(previous.id)
         if latest == 0:
-            conn.execute(
-                insert(article_versions).values(
-                    article_id=previous.id,
-                    version=1,
-                    fetched_at=previous.fetched_at,
-                    content_hash=previous.content_hash,
-                    title=previous.title,
-                    text=previous.text,
-                    duplicate_of=previous.duplicate_of,
-                    story_id=previous.story_id,
-                    run_id=None,
-                )
+            # The first text is saved with the first revision (version 1).
+            first = ArticleRecord(
+                url=record.url,
+                fetched_at=previous.fetched_at,
+                text=previous.text,
+                content_hash=previous.content_hash,
+                title=previous.title,
+                duplicate_of=previous.duplicate_of,
+                story_id=previous.story_id,
             )
+            self._add_version(previous.id, 1, first, None)
             latest = 1
         version = latest + 1
-        conn.execute(
-            insert(article_versions).values(
-                article_id=previous.id,
-                version=version,
-                fetched_at=record.fetched_at,
-                content_hash=record.content_hash,
-                title=record.title,
-                text=record.text,
-                duplicate_of=record.duplicate_of,
-                story_id=record.story_id,
-                run_id=run_id,
-            )
-        )
+        self._add_version(previous.id, version, record, run_id)
         if max_versions:
             conn.execute(
                 delete(article_versions).where(
@@ -117,6 +103,23 @@ class Revisions(Writes):
             self.add_buckets(DEDUP_LSH, previous.id, record.dedup_bands)
             self.add_buckets(STORY_LSH, previous.id, record.story_bands)
         return version
+
+    def _add_version(
+        self, article_id: int, version: int, record: ArticleRecord, run_id: int | None
+    ) -> None:
+        self.conn.execute(
+            insert(article_versions).values(
+                article_id=article_id,
+                version=version,
+                fetched_at=record.fetched_at,
+                content_hash=record.content_hash,
+                title=record.title,
+                text=record.text,
+                duplicate_of=record.duplicate_of,
+                story_id=record.story_id,
+                run_id=run_id,
+            )
+        )
 
     def latest_version(self, article_id: int) -> int:
         found = self.conn.execute(

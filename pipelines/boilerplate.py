@@ -23,9 +23,27 @@ from collections.abc import Iterable
 
 from pipelines.textnorm import normalize_text
 
+# Markers after which nothing is the article's: prompts for readers' comments (French, English).
+PROMPT_MARKERS: tuple[str, ...] = (
+    "laisser un commentaire",
+    "laissez un commentaire",
+    "laisser une réponse",
+    "ajouter un commentaire",
+    "commentaires",
+    "commentaire",
+    "réagir",
+    "réagissez",
+    "leave a comment",
+    "leave a reply",
+    "add a comment",
+    "comments",
+    "comment",
+    "join the conversation",
+)
 # Headings that open a block which is not part of the article. Compared after
 # normalize_text, so case, accents' composition and typographic quotes do not matter.
 TRAILER_MARKERS: tuple[str, ...] = (
+    *PROMPT_MARKERS,
     # French: related articles
     "articles connexes",
     "articles similaires",
@@ -44,15 +62,7 @@ TRAILER_MARKERS: tuple[str, ...] = (
     "ces articles peuvent vous intéresser",
     "à découvrir aussi",
     "voir aussi",
-    # French: comments, sharing, newsletter
-    "laisser un commentaire",
-    "laissez un commentaire",
-    "laisser une réponse",
-    "ajouter un commentaire",
-    "commentaires",
-    "commentaire",
-    "réagir",
-    "réagissez",
+    # French: sharing, newsletter
     "partager",
     "partager cet article",
     "partagez cet article",
@@ -78,13 +88,7 @@ TRAILER_MARKERS: tuple[str, ...] = (
     "most read",
     "most popular",
     "trending",
-    # English: comments, sharing, newsletter
-    "leave a comment",
-    "leave a reply",
-    "add a comment",
-    "comments",
-    "comment",
-    "join the conversation",
+    # English: sharing, newsletter
     "share this article",
     "share this story",
     "share",
@@ -92,23 +96,6 @@ TRAILER_MARKERS: tuple[str, ...] = (
     "subscribe to our newsletter",
 )
 
-# Markers after which nothing is the article's: readers' comments, sharing, newsletters.
-PROMPT_MARKERS: tuple[str, ...] = (
-    "laisser un commentaire",
-    "laissez un commentaire",
-    "laisser une réponse",
-    "ajouter un commentaire",
-    "commentaires",
-    "commentaire",
-    "réagir",
-    "réagissez",
-    "leave a comment",
-    "leave a reply",
-    "add a comment",
-    "comments",
-    "comment",
-    "join the conversation",
-)
 # A teaser line is a headline: at most this long, one sentence without a full stop.
 TEASER_MAX_CHARS = 160
 
