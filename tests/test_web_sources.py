@@ -17,6 +17,7 @@ from tests.webpages import (
     front,
     rss,
     rss_item,
+    sample,
     sitemap_index,
     urlset,
 )
@@ -354,3 +355,19 @@ def test_a_crawl_queues_at_most_its_cap_of_article_requests(site, tmp_path):
     again = crawl(server, tmp_path / "news.db", "sitemap=//SITE/index.xml")
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(set(fetched(server))) == 10
+
+
+def test_a_related_line_inside_an_article_cuts_nothing_but_itself(site, tmp_path):
+    server, www = site
+    _title, paragraphs = sample("en-heatwave")
+    related = "Related: Schools in the north stay open despite the heat"
+    body = [*paragraphs[:2], "Related", related, *paragraphs[2:]]
+    www.put("/a/heat.html", article("en-heatwave", body=body))
+    www.put("/sitemap.xml", urlset([(f"{server.base}/a/heat.html", None)]))
+    result = crawl(server, tmp_path / "news.db", "sitemap=//SITE/sitemap.xml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    [(text,)] = result.rows("SELECT text FROM articles")
+    # Every paragraph of the article is stored, after the "Related" lines as before them.
+    for paragraph in paragraphs:
+        assert paragraph in text
+    assert "Related" not in text
