@@ -96,6 +96,8 @@ class ArticleItem(ArticleRecord):
     evidence: Evidence | None = None
     # The stored article this item revises (the same URL, fetched again, a new text).
     revision_of: StoredArticle | None = None
+    # Only figures changed in the revision (pipelines/dedup.py).
+    figures_only: bool = False
     # "new", "exact" or "near": how dedup classified the item.
     dedup: str = ""
     id: int | None = None

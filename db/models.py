@@ -205,6 +205,9 @@ class ArticleVersion(Base):
     duplicate_of: Mapped[int | None] = mapped_column(Integer)
     story_id: Mapped[int | None] = mapped_column(Integer)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    # "first" (version 1), "text" (the words changed) or "figures" (only figures changed:
+    # a corrected toll, or a counter; successive figures-only changes share one version).
+    change: Mapped[str] = mapped_column(String(16), nullable=False)
 
     __table_args__ = (
         Index("ix_article_versions_article_id_version", "article_id", "version", unique=True),

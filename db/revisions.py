@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.base import DEDUP_LSH, STORY_LSH, StoreError, article_versions, articles
@@ -46,14 +46,23 @@ class Revisions(Writes):
         old_dedup_keys: Iterable[int],
         old_story_keys: Iterable[int],
         max_versions: int = 0,
+        figures_only: bool = False,
     ) -> int:
         """Put RECORD's text in PREVIOUS's row and the history; return the version number.
 
         The article leaves the LSH indexes by its old band keys and, canonical still,
-        enters them by its new ones (RECORD's). MAX_VERSIONS (0: all) keeps the newest."""
+        enters them by its new ones (RECORD's). MAX_VERSIONS (0: all) keeps the newest.
+        FIGURES_ONLY: only figures changed; such a change following another one replaces
+        it in the history, so a counter never grows it."""
         try:
             return self._revise(
-                record, previous, run_id, old_dedup_keys, old_story_keys, max_versions
+                record,
+                previous,
+                run_id,
+                old_dedup_keys,
+                old_story_keys,
+                max_versions,
+                figures_only,
             )
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot revise {record.url} in {self.display_url}: {exc}") from exc
@@ -66,9 +75,10 @@ class Revisions(Writes):
         old_dedup_keys: Iterable[int],
         old_story_keys: Iterable[int],
         max_versions: int,
+        figures_only: bool,
     ) -> int:
         conn = self.conn
-        latest = self.latest_version(previous.id)
+        latest, change = self.latest_version(previous.id)
         if latest == 0:
             # The first text is saved with the first revision (version 1).
             first = ArticleRecord(
@@ -80,10 +90,21 @@ class Revisions(Writes):
                 duplicate_of=previous.duplicate_of,
                 story_id=previous.story_id,
             )
-            self._add_version(previous.id, 1, first, None)
-            latest = 1
-        version = latest + 1
-        self._add_version(previous.id, version, record, run_id)
+            self._add_version(previous.id, 1, first, None, "first")
+            latest, change = 1, "first"
+        if figures_only and change == "figures":
+            version = latest
+            conn.execute(
+                delete(article_versions).where(
+                    article_versions.c.article_id == previous.id,
+                    article_versions.c.version == version,
+                )
+            )
+        else:
+            version = latest + 1
+        self._add_version(
+            previous.id, version, record, run_id, "figures" if figures_only else "text"
+        )
         if max_versions:
             conn.execute(
                 delete(article_versions).where(
@@ -105,7 +126,12 @@ class Revisions(Writes):
         return version
 
     def _add_version(
-        self, article_id: int, version: int, record: ArticleRecord, run_id: int | None
+        self,
+        article_id: int,
+        version: int,
+        record: ArticleRecord,
+        run_id: int | None,
+        change: str,
     ) -> None:
         self.conn.execute(
             insert(article_versions).values(
@@ -118,13 +144,16 @@ class Revisions(Writes):
                 duplicate_of=record.duplicate_of,
                 story_id=record.story_id,
                 run_id=run_id,
+                change=change,
             )
         )
 
-    def latest_version(self, article_id: int) -> int:
-        found = self.conn.execute(
-            select(func.max(article_versions.c.version)).where(
-                article_versions.c.article_id == article_id
-            )
-        ).scalar_one()
-        return int(found or 0)
+    def latest_version(self, article_id: int) -> tuple[int, str | None]:
+        """The article's newest version and its kind of change; (0, None) for none."""
+        row = self.conn.execute(
+            select(article_versions.c.version, article_versions.c.change)
+            .where(article_versions.c.article_id == article_id)
+            .order_by(article_versions.c.version.desc())
+            .limit(1)
+        ).first()
+        return (0, None) if row is None else (int(row.version), str(row.change))

@@ -63,8 +63,8 @@ class DedupPipeline:
     Settings: ``NEWS_MINHASH_PERM``, ``NEWS_SHINGLE_SIZE``, ``NEWS_DEDUP_THRESHOLD``.
     Reads the crawl's store on the connection storage writes through, so rows of the batch
     not yet committed count too.
-    A stored URL fetched again is a revision (``item.revision_of``) when its text changed
-    beyond its figures, and is decided anew, against every canonical article but itself;
+    A stored URL fetched again is a revision (``item.revision_of``) when its text changed,
+    and is decided anew, against every canonical article but itself;
     otherwise it is dropped as already stored. ``item.duplicate_kind`` tells a copy on its
     canonical's site (``exact``, ``near``) from syndication (``syndicated``: another site,
     or a page whose canonical link names another site).
@@ -177,13 +177,15 @@ class DedupPipeline:
         near = found.near
         if found.url_stored:
             # Fetched again (its listing's date moved, or NEWS_REFRESH): a revision if its
-            # text changed in more than its figures (a counter, a "3 minutes ago").
+            # text changed. One whose figures alone changed (a corrected toll, a counter)
+            # is marked so: the history keeps one such version in a row (db/revisions.py).
             previous = store.stored_article(item.url)
-            if previous is None or same_text(previous.text, item.text):
+            if previous is None or previous.content_hash == item.content_hash:
                 if self.stats is not None:
                     self.stats.inc_value("news/items/already_stored")
                 raise DropItem(f"already_stored: {item.url}", log_level="DEBUG")
             item.revision_of = previous
+            item.figures_only = same_text(previous.text, item.text)
             near = [match for match in near if match.id != previous.id]
         if found.exact is not None:
             item.signature = found.exact.signature

@@ -118,6 +118,7 @@ class StoragePipeline:
             else (),
             old_story_keys=band_keys(old_story, story_layout) if story_layout and old_story else (),
             max_versions=self.max_versions,
+            figures_only=item.figures_only,
         )
         item.id = previous.id
         mine = store.resolve_story(previous.story_id) or previous.story_id

@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("duplicate_of", sa.Integer),
         sa.Column("story_id", sa.Integer),
         sa.Column("run_id", sa.Integer, sa.ForeignKey("crawl_runs.id")),
+        sa.Column("change", sa.String(16), nullable=False),
     )
     op.create_index(
         "ix_article_versions_article_id_version",
