@@ -225,3 +225,32 @@ def test_migrate_upgrades_the_first_schema_and_keeps_every_row(tmp_path):
     # Articles stored before the upgrade are searchable after it.
     found = scrapy(database, "search", "--json", "port")
     assert sorted(json.loads(line)["id"] for line in found.stdout.splitlines()) == [1, 2]
+
+
+def test_migrate_fills_the_kind_of_every_stored_copy(tmp_path):
+    """Copies stored before kinds existed get theirs: by site, then by text."""
+    database = tmp_path / "old.db"
+    cfg = alembic_config()
+    cfg.set_main_option("sqlalchemy.url", f"sqlite:///{database}")
+    command.upgrade(cfg, "0007")
+    article = (
+        "INSERT INTO articles (id, url, text, fetched_at, content_hash, signature, "
+        "duplicate_of, story_id) VALUES (?, ?, 'text', '2026-01-01 10:00:00', ?, X'01', ?, 1)"
+    )
+    with closing(sqlite3.connect(database)) as conn:
+        conn.execute("INSERT INTO stories (id, created_at) VALUES (1, '2026-01-01 10:00:00')")
+        for row in (
+            (1, "https://www.example.org/a", "h1", None),
+            (2, "https://example.org/print/a", "h1", 1),  # the same site, the same text
+            (3, "https://m.example.org/a", "h3", 1),  # the same site, edited
+            (4, "https://partner.example.net/a", "h1", 1),  # another site
+        ):
+            conn.execute(article, row)
+        conn.commit()
+    result = scrapy(database, "migrate")
+    assert result.returncode == 0, result.stderr
+    with closing(sqlite3.connect(database)) as conn:
+        kinds = conn.execute("SELECT id, duplicate_kind FROM articles ORDER BY id").fetchall()
+        view = conn.execute("SELECT duplicate_count, syndications FROM articles_dedup").fetchall()
+    assert kinds == [(1, None), (2, "exact"), (3, "near"), (4, "syndicated")]
+    assert view == [(3, 1)]
