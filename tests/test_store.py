@@ -161,3 +161,52 @@ def test_the_article_record_declares_exactly_the_stored_columns():
     and every column of ``articles`` but the keys the store assigns is one of them."""
     assigned = {"id", "run_id"}
     assert set(ARTICLE_COLUMNS) == {c.name for c in Article.__table__.columns} - assigned
+
+
+def test_a_revised_articles_history_keeps_the_newest_max_versions(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'news.db'}")
+    store.open()
+    try:
+        first = ArticleRecord(
+            url="https://example.org/live",
+            fetched_at=datetime(2026, 10, 1, 8),
+            text="Live: the count begins.",
+            content_hash="h0",
+            signature=b"",
+        )
+        article_id, _story = store.add_article(first, run_id=None)
+        store.commit()
+        for number in range(1, 5):
+            previous = store.stored_article(first.url)
+            assert previous is not None
+            revised = ArticleRecord(
+                url=first.url,
+                fetched_at=datetime(2026, 10, 1, 8 + number),
+                text=f"Live: entry {number} is in.",
+                content_hash=f"h{number}",
+                signature=b"",
+                story_id=previous.story_id,
+            )
+            version = store.revise_article(
+                revised,
+                previous,
+                run_id=None,
+                old_dedup_keys=(),
+                old_story_keys=(),
+                max_versions=3,
+            )
+            assert version == number + 1
+        store.commit()
+        kept = store.conn.exec_driver_sql(
+            "SELECT version, text FROM article_versions WHERE article_id = ? ORDER BY version",
+            (article_id,),
+        ).all()
+        assert [tuple(row) for row in kept] == [
+            (3, "Live: entry 2 is in."),
+            (4, "Live: entry 3 is in."),
+            (5, "Live: entry 4 is in."),
+        ]
+        # The article's row holds the latest text, under its first id.
+        assert store.article_texts([article_id]) == {article_id: "Live: entry 4 is in."}
+    finally:
+        store.close()
