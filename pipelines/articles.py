@@ -19,32 +19,9 @@ Length is judged after this, by NEWS_MIN_TEXT_CHARS, for every page alike.
 
 from __future__ import annotations
 
+from crawler.evidence import ARTICLE_TYPES, LIST_TYPES
 from crawler.items import Evidence
 
-# schema.org's Article and its subtypes, as publishers use them.
-ARTICLE_TYPES = frozenset(
-    {
-        "Article",
-        "NewsArticle",
-        "AnalysisNewsArticle",
-        "AskPublicNewsArticle",
-        "BackgroundNewsArticle",
-        "OpinionNewsArticle",
-        "ReportageNewsArticle",
-        "ReviewNewsArticle",
-        "SatiricalArticle",
-        "AdvertiserContentArticle",
-        "BlogPosting",
-        "LiveBlogPosting",
-        "Report",
-        "ScholarlyArticle",
-        "TechArticle",
-    }
-)
-# Types that make a page a list of other things, or no article at all.
-LIST_TYPES = frozenset(
-    {"CollectionPage", "SearchResultsPage", "ProfilePage", "ContactPage", "AboutPage"}
-)
 # One headline link for fewer characters of text than this: the text is the teasers'.
 CHARS_PER_HEADLINE_LINK = 40
 
