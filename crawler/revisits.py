@@ -14,7 +14,6 @@ from scrapy.exceptions import NotConfigured
 from crawler.middlewares import CHECKED_META
 from crawler.rules import value
 from crawler.store import CrawlStore
-from crawler.urls import stored_url
 from db.records import UnstoredEntry, utcnow
 
 if TYPE_CHECKING:
@@ -57,10 +56,11 @@ def is_transient(reason: str) -> bool:
 
 @dataclass(frozen=True)
 class Listed:
-    """An article URL as a listing (or a start page) gave it: its canonical URL, the date
-    the listing shows (sitemap lastmod, news sitemap or feed entry date), the title it
-    shows, and whether the listing presents it as an article (a feed entry, a news
-    sitemap entry)."""
+    """An article URL as a listing (or a start page) gave it: the URL (canonicalized by the
+    spider before it makes the request, so canonical in every request's meta: the ledger's
+    key), the date the listing shows (sitemap lastmod, news sitemap or feed entry date), the
+    title it shows, and whether the listing presents it as an article (a feed entry, a
+    news sitemap entry)."""
 
     url: str
     date: datetime | None = None
@@ -135,7 +135,7 @@ class Revisits:
         store = self.store
         if self.refresh or store is None:
             return None
-        url = stored_url(listed.url)
+        url = listed.url
         stored_at, entry = store.url_state(url)
         if meta is not None:
             meta[CHECKED_META] = url  # StoredArticleFilter need not ask again
@@ -177,7 +177,7 @@ class Revisits:
         store = self.store
         if not isinstance(listed, Listed) or store is None or reason in UNRECORDED_REASONS:
             return
-        store.note_unstored(stored_url(listed.url), reason, utcnow(), listed.date)
+        store.note_unstored(listed.url, reason, utcnow(), listed.date)
 
     def item_dropped(self, item: Any, response: Response | None, exception: BaseException) -> None:
         if response is None:
@@ -197,7 +197,7 @@ class Revisits:
         if not isinstance(listed, Listed) or store is None:
             return
         if response.meta.get(REVISIT_META):
-            store.forget_unstored(stored_url(listed.url))
+            store.forget_unstored(listed.url)
         self._alias(item, response)
 
     def _alias(self, item: Any, response: Response) -> None:
@@ -205,7 +205,7 @@ class Revisits:
         canonical link's): the listed URL goes into the ledger as an ``alias``, so it is
         not fetched again at every run."""
         listed = response.meta.get(LISTED_META)
-        if isinstance(listed, Listed) and stored_url(listed.url) != getattr(item, "url", None):
+        if isinstance(listed, Listed) and listed.url != getattr(item, "url", None):
             self.note(response.meta, ALIAS_REASON)
 
     def inc(self, key: str) -> None:
