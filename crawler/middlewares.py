@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 
 ARTICLE_META = "news_article"
 LISTING_META = "news_listing"
-# Set on a listing's response: when the store last fetched it in full (None: never).
-PREVIOUS_FETCH_META = "news_previous_fetch"
+# Set on a listing request once its validators are added (a retry or redirect keeps them).
+CONDITIONAL_META = "news_conditional"
 # Set by crawler.revisits on the article requests it looked up: the URL it looked up.
 CHECKED_META = "news_checked_url"
 
@@ -195,11 +195,11 @@ class ConditionalListings:
         return cls(crawler, CrawlStore.of(crawler, "ConditionalListings"))
 
     def process_request(self, request: Request, spider: Any = None) -> None:
-        if not request.meta.get(LISTING_META) or PREVIOUS_FETCH_META in request.meta:
+        if not request.meta.get(LISTING_META) or CONDITIONAL_META in request.meta:
             return
         store = self.crawl_store.store
         known = store.get_source(request.url) if store is not None else None
-        request.meta[PREVIOUS_FETCH_META] = known.fetched_at if known is not None else None
+        request.meta[CONDITIONAL_META] = True
         request.meta.setdefault("handle_httpstatus_list", []).append(304)
         if known is not None:
             if known.etag:
