@@ -98,6 +98,8 @@ class ArticleItem(ArticleRecord):
     revision_of: StoredArticle | None = None
     # Only figures changed in the revision (pipelines/dedup.py).
     figures_only: bool = False
+    # The warc source's record: (file, file size, offset of the next record).
+    origin: tuple[str, int, int] | None = None
     # "new", "exact" or "near": how dedup classified the item.
     dedup: str = ""
     id: int | None = None

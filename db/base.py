@@ -19,6 +19,7 @@ from db.models import (
     Story,
     StoryMerge,
     UnstoredUrl,
+    WarcFile,
 )
 
 # Core tables for the bulk paths; the ORM classes stay the schema's single definition.
@@ -31,6 +32,7 @@ story_merges = cast(Table, StoryMerge.__table__)
 lsh_buckets = cast(Table, LshBucket.__table__)
 unstored_urls = cast(Table, UnstoredUrl.__table__)
 article_versions = cast(Table, ArticleVersion.__table__)
+warc_files = cast(Table, WarcFile.__table__)
 
 # The LSH indexes in lsh_buckets.
 DEDUP_LSH = 1

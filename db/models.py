@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -212,3 +213,17 @@ class ArticleVersion(Base):
     __table_args__ = (
         Index("ix_article_versions_article_id_version", "article_id", "version", unique=True),
     )
+
+
+class WarcFile(Base):
+    """A WARC or ARC file the ``warc`` source has read: how far, so that a rerun skips a
+    file read to its end and resumes one it was stopped in (``offset`` is committed with
+    the articles of the records before it)."""
+
+    __tablename__ = "warc_files"
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    offset: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

@@ -117,3 +117,13 @@ class UnstoredEntry:
     first_attempt: datetime
     last_attempt: datetime
     listed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class WarcProgress:
+    """How far a WARC file has been read: its size then, the offset of the first record
+    not yet handled, and when it was read to its end (None: not yet)."""
+
+    size: int
+    offset: int
+    finished_at: datetime | None

@@ -14,9 +14,10 @@ from db.revisions import Revisions
 from db.runs import RunLedger
 from db.schema import Migrations
 from db.unstored import Unstored
+from db.warcfiles import WarcFiles
 
 
-class Store(Migrations, RunLedger, Lookups, Revisions, Unstored):
+class Store(Migrations, RunLedger, Lookups, Revisions, Unstored, WarcFiles):
     """One connection to the database behind a SQLAlchemy URL (see db.base.StoreBase)."""
 
     def open(self) -> None:

@@ -13,6 +13,7 @@ from crawler.items import ArticleItem
 from crawler.rules import value
 from crawler.store import STAT_PREFIX, CrawlStore, store_failed
 from db.base import DEDUP_LSH, STORY_LSH, StoreError
+from db.records import utcnow
 from pipelines.cputime import timed
 from pipelines.lsh import stored_layout
 from pipelines.signatures import band_keys
@@ -86,6 +87,10 @@ class StoragePipeline:
                 item.id, item.story_id = store.add_article(item, run_id=self.crawl_store.run_id)
                 kind = item.dedup or "new"
             assert item.story_id is not None
+            if item.origin is not None:
+                # The warc source's progress, in the article's own transaction.
+                path, size, end = item.origin
+                store.save_warc_progress(path, size=size, offset=end, at=utcnow(), finished=False)
             self._touched_stories.add(item.story_id)
             if not self._pending:
                 self._batch_started = time.monotonic()

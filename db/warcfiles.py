@@ -1,0 +1,37 @@
+"""The ``warc_files`` table: how far each WARC file has been read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+
+from db.base import StoreBase, warc_files
+from db.records import WarcProgress
+
+
+class WarcFiles(StoreBase):
+    """Reads and writes of the warc source's progress, in the store's open transaction."""
+
+    def warc_progress(self, path: str) -> WarcProgress | None:
+        row = self.conn.execute(
+            select(warc_files.c.size, warc_files.c.offset, warc_files.c.finished_at).where(
+                warc_files.c.path == path
+            )
+        ).first()
+        return None if row is None else WarcProgress(**row._mapping)
+
+    def save_warc_progress(
+        self, path: str, *, size: int, offset: int, at: datetime, finished: bool
+    ) -> None:
+        values = {
+            "size": size,
+            "offset": offset,
+            "updated_at": at,
+            "finished_at": at if finished else None,
+        }
+        changed = self.conn.execute(
+            update(warc_files).where(warc_files.c.path == path).values(**values)
+        ).rowcount
+        if not changed:
+            self.conn.execute(insert(warc_files).values(path=path, **values))
