@@ -19,15 +19,6 @@ from pathlib import Path
 import throughput
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = (
-    "AUTOTHROTTLE_ENABLED=False",
-    "DOWNLOAD_DELAY=0",
-    "ROBOTSTXT_OBEY=False",
-    "NEWS_ALLOW_PRIVATE_ADDRESSES=True",
-    "CONCURRENT_REQUESTS=32",
-    "CONCURRENT_REQUESTS_PER_DOMAIN=32",
-    "NEWS_PROGRESS_INTERVAL=0",
-)
 
 
 def main() -> None:
@@ -56,7 +47,7 @@ def main() -> None:
                     run = throughput.measured(
                         ["crawl", "news", "-a", f"sitemap={base}/sitemap.xml"],
                         Path(tmp) / f"{name}{round_}.db",
-                        *FAST,
+                        *throughput.LOCAL_SITE,
                     )
                     cpu = run["stats"].get("news/crawl_process_cpu", 0.0)
                     print(

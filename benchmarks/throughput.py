@@ -80,6 +80,18 @@ TEMPLATES = [
 ]
 
 
+# The news crawl of a site on this machine: no politeness, as many connections as it takes.
+LOCAL_SITE = (
+    "AUTOTHROTTLE_ENABLED=False",
+    "DOWNLOAD_DELAY=0",
+    "ROBOTSTXT_OBEY=False",
+    "NEWS_ALLOW_PRIVATE_ADDRESSES=True",
+    "CONCURRENT_REQUESTS=32",
+    "CONCURRENT_REQUESTS_PER_DOMAIN=32",
+    "NEWS_PROGRESS_INTERVAL=0",
+)
+
+
 def vocabulary() -> list[str]:
     """The words of the project's own sample articles, most frequent first."""
     counts: dict[str, int] = {}
@@ -321,15 +333,7 @@ def crawl_mode(pages: int, near_share: float) -> dict[str, Any]:
             time.sleep(1)
             print(f"bare extraction of {pages} pages …", flush=True)
             results["bare"] = bare_extraction(site, names)
-            fast = (
-                "AUTOTHROTTLE_ENABLED=False",
-                "DOWNLOAD_DELAY=0",
-                "ROBOTSTXT_OBEY=False",
-                "NEWS_ALLOW_PRIVATE_ADDRESSES=True",
-                "CONCURRENT_REQUESTS=32",
-                "CONCURRENT_REQUESTS_PER_DOMAIN=32",
-                "NEWS_PROGRESS_INTERVAL=0",
-            )
+            fast = LOCAL_SITE
             print("scrapy crawl news …", flush=True)
             web = measured(
                 ["crawl", "news", "-a", f"sitemap={base}/sitemap.xml"], Path(tmp) / "web.db", *fast
