@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from crawler.middlewares import CHECKED_META
+from crawler.middlewares import ARTICLE_META, CHECKED_META
 from crawler.rules import value
 from crawler.store import CrawlStore
 from db.records import UnstoredEntry, utcnow
@@ -35,6 +35,14 @@ REVISIT_META = "news_revisit"
 TRANSIENT_REASONS = frozenset({"timeout", "fetch_error", "http_408", "http_425", "http_429"})
 # A listed URL whose article is stored under another URL (its canonical link's).
 ALIAS_REASON = "alias"
+# Why a middleware refused a redirect (crawler.middlewares: "REASON: URL"), and what the
+# ledger notes of the listed URL that led to it: a page was fetched all the same.
+REDIRECTS_REFUSED = {
+    "already stored": ALIAS_REASON,
+    "redirect_loop": "redirect_loop",
+    "offsite": "redirected_offsite",
+    "unsupported_scheme": "redirected_offsite",
+}
 # Outcomes that are not the page's: never recorded.
 UNRECORDED_REASONS = frozenset(
     {
@@ -98,6 +106,7 @@ class Revisits:
         self.backoff = backoff
         self.refresh = refresh
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
 
@@ -178,6 +187,19 @@ class Revisits:
         if not isinstance(listed, Listed) or store is None or reason in UNRECORDED_REASONS:
             return
         store.note_unstored(listed.url, reason, utcnow(), listed.date)
+
+    def refused(self, meta: dict[str, Any], message: str) -> None:
+        """An article request a middleware refused with MESSAGE: a refused redirect goes
+        into the ledger (a refused private address was never fetched)."""
+        reason = REDIRECTS_REFUSED.get(message.split(":", 1)[0])
+        if reason is not None:
+            self.note(meta, reason)
+
+    def request_dropped(self, request: Any) -> None:
+        """A redirect the scheduler dropped as a duplicate leads to a page this run fetches
+        under its own URL: the listed URL that redirected is an alias of it."""
+        if request.meta.get("redirect_urls") and request.meta.get(ARTICLE_META):
+            self.note(request.meta, ALIAS_REASON)
 
     def item_dropped(self, item: Any, response: Response | None, exception: BaseException) -> None:
         if response is None:

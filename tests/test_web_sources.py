@@ -371,3 +371,27 @@ def test_a_related_line_inside_an_article_cuts_nothing_but_itself(site, tmp_path
     for paragraph in paragraphs:
         assert paragraph in text
     assert "Related" not in text
+
+
+def test_redirected_urls_are_not_fetched_again_on_the_next_run(site, tmp_path):
+    server, www = site
+    base = server.base
+    database = tmp_path / "news.db"
+    www.put("/a/new.html", article("en-heatwave"))
+    # A moved article, listed under its old URL too, and one that moved to another site.
+    www.put("/a/old.html", "", status=301, headers={"Location": f"{base}/a/new.html"})
+    www.put("/a/away.html", "", status=302, headers={"Location": "http://elsewhere.example/x"})
+    paths = ("/a/old.html", "/a/new.html", "/a/away.html")
+    www.put("/sitemap.xml", urlset([(f"{base}{path}", None) for path in paths]))
+
+    first = crawl(server, database, "sitemap=//SITE/sitemap.xml")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert sorted(stored(first, server)) == ["/a/new.html"]
+    assert dict(first.rows("SELECT url, reason FROM urls")) == {
+        f"{base}/a/old.html": "alias",
+        f"{base}/a/away.html": "redirected_offsite",
+    }
+    seen = len(server.requests())
+    second = crawl(server, database, "sitemap=//SITE/sitemap.xml")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert [line for line in server.requests()[seen:] if " /a/" in line] == []

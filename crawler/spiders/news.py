@@ -412,7 +412,10 @@ class NewsSpider(Spider):
             self.backlog.done(meta)
         url = request.url if request is not None else "?"
         if isinstance(failure.value, Refused):
-            return  # the middleware that refused it has logged and counted it
+            # The middleware that refused it has logged and counted it.
+            if self.revisits is not None and meta.get(ARTICLE_META):
+                self.revisits.refused(meta, failure.getErrorMessage())
+            return
         reason, detail = failure_reason(failure)
         self.count(reason, url, detail)
         self.note(meta, reason)
