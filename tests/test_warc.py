@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import signal
@@ -231,3 +232,24 @@ def test_a_killed_run_resumes_at_its_last_committed_record(tmp_path):
     assert rerun.rows("SELECT COUNT(*), COUNT(DISTINCT url) FROM articles") == [(400, 400)]
     # The records before the committed offset were not read again.
     assert ", 0 already stored," in rerun.stdout
+
+
+def arc_record(header: bytes, body: bytes) -> bytes:
+    """One ARC (version 1) record: its header line, with the body's length, then the body."""
+    return header + b" " + str(len(body)).encode() + b"\n" + body + b"\n"
+
+
+def test_arc_files_are_read_too(tmp_path):
+    """The older ARC format, as web archives kept it before WARC; each record gzipped."""
+    fields = b"1 0 newsdedup\nURL IP-address Archive-date Content-type Archive-length\n"
+    filedesc = arc_record(b"filedesc://old.arc 0.0.0.0 20091130101010 text/plain", fields)
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + page("en-library")
+    record = arc_record(b"http://e.org/library 192.0.2.1 20091130101010 text/html", http)
+    archive = tmp_path / "old.arc.gz"
+    archive.write_bytes(gzip.compress(filedesc + b"\n") + gzip.compress(record))
+
+    result = crawl(archive, tmp_path / "news.db")
+    assert result.returncode == 0, result.stderr[-3000:]
+    [(url, fetched_at, source)] = result.rows("SELECT url, fetched_at, source FROM articles")
+    assert (url, source) == ("http://e.org/library", "old.arc.gz")
+    assert fetched_at.startswith("2009-11-30 10:10:10")
