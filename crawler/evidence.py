@@ -154,14 +154,26 @@ def page_evidence(response: HtmlResponse, url: str, listed: Listed | None) -> Ev
         listed_date=listed.date if listed is not None else None,
         listed_title=listed.title if listed is not None else None,
     )
-    types = set(evidence.schema_types)
-    conclusive = (
-        evidence.claim
-        or types & (ARTICLE_TYPES | LIST_TYPES)
-        or evidence.hub_url is not None
-        or evidence.og_type == "article"
-        or evidence.article_url
-    )
-    if conclusive:
+    if evidence_verdict(evidence) is not UNDECIDED:
         return evidence  # the text rule will not be asked: its count is not needed
     return replace(evidence, headline_links=headline_links(response))
+
+
+# evidence_verdict's answer when only the text can decide.
+UNDECIDED = "undecided"
+
+
+def evidence_verdict(evidence: Evidence) -> str | None:
+    """Rules 1 to 3 of the article rule (pipelines/articles.py): None for an article, why
+    it is not one, or UNDECIDED when the evidence says neither and the text decides."""
+    types = set(evidence.schema_types)
+    if evidence.claim or types & ARTICLE_TYPES:
+        return None
+    listed = sorted(types & LIST_TYPES)
+    if listed:
+        return f"its structured data says {listed[0]}"
+    if evidence.hub_url is not None:
+        return f"its URL is {evidence.hub_url}"
+    if evidence.og_type == "article" or evidence.article_url:
+        return None
+    return UNDECIDED

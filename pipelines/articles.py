@@ -19,7 +19,7 @@ Length is judged after this, by NEWS_MIN_TEXT_CHARS, for every page alike.
 
 from __future__ import annotations
 
-from crawler.evidence import ARTICLE_TYPES, LIST_TYPES
+from crawler.evidence import UNDECIDED, evidence_verdict
 from crawler.items import Evidence
 
 # One headline link for fewer characters of text than this: the text is the teasers'.
@@ -28,16 +28,9 @@ CHARS_PER_HEADLINE_LINK = 40
 
 def not_an_article(evidence: Evidence, text: str) -> str | None:
     """Why the page is not an article, or None when it is one."""
-    types = set(evidence.schema_types)
-    if evidence.claim or types & ARTICLE_TYPES:
-        return None
-    listed = sorted(types & LIST_TYPES)
-    if listed:
-        return f"its structured data says {listed[0]}"
-    if evidence.hub_url is not None:
-        return f"its URL is {evidence.hub_url}"
-    if evidence.og_type == "article" or evidence.article_url:
-        return None
+    verdict = evidence_verdict(evidence)
+    if verdict is not UNDECIDED:
+        return verdict
     if evidence.headline_links * CHARS_PER_HEADLINE_LINK > len(text):
         return (
             f"{evidence.headline_links} headline links for {len(text)} characters of text, "
