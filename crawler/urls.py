@@ -7,10 +7,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
 
-from db.sites import site_domain
-
-__all__ = ["canonical_url", "in_domains", "site_domain", "stored_url"]
-
 # Query parameters that say where a reader came from, never which article it is.
 TRACKING_PARAMS = frozenset(
     {

@@ -55,75 +55,55 @@ class Revisions(Writes):
         FIGURES_ONLY: only figures changed; such a change following another one replaces
         it in the history, so a counter never grows it."""
         try:
-            return self._revise(
-                record,
-                previous,
-                run_id,
-                old_dedup_keys,
-                old_story_keys,
-                max_versions,
-                figures_only,
+            conn = self.conn
+            latest, change = self.latest_version(previous.id)
+            if latest == 0:
+                # The first text is saved with the first revision (version 1).
+                first = ArticleRecord(
+                    url=record.url,
+                    fetched_at=previous.fetched_at,
+                    text=previous.text,
+                    content_hash=previous.content_hash,
+                    title=previous.title,
+                    duplicate_of=previous.duplicate_of,
+                    story_id=previous.story_id,
+                )
+                self._add_version(previous.id, 1, first, None, "first")
+                latest, change = 1, "first"
+            if figures_only and change == "figures":
+                version = latest
+                conn.execute(
+                    delete(article_versions).where(
+                        article_versions.c.article_id == previous.id,
+                        article_versions.c.version == version,
+                    )
+                )
+            else:
+                version = latest + 1
+            self._add_version(
+                previous.id, version, record, run_id, "figures" if figures_only else "text"
             )
+            if max_versions:
+                conn.execute(
+                    delete(article_versions).where(
+                        article_versions.c.article_id == previous.id,
+                        article_versions.c.version <= version - max_versions,
+                    )
+                )
+            conn.execute(
+                update(articles)
+                .where(articles.c.id == previous.id)
+                .values({name: getattr(record, name) for name in REVISED_COLUMNS})
+            )
+            if previous.duplicate_of is None:
+                self.delete_buckets(DEDUP_LSH, previous.id, old_dedup_keys)
+                self.delete_buckets(STORY_LSH, previous.id, old_story_keys)
+            if record.duplicate_of is None:
+                self.add_buckets(DEDUP_LSH, previous.id, record.dedup_bands)
+                self.add_buckets(STORY_LSH, previous.id, record.story_bands)
+            return version
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot revise {record.url} in {self.display_url}: {exc}") from exc
-
-    def _revise(
-        self,
-        record: ArticleRecord,
-        previous: StoredArticle,
-        run_id: int | None,
-        old_dedup_keys: Iterable[int],
-        old_story_keys: Iterable[int],
-        max_versions: int,
-        figures_only: bool,
-    ) -> int:
-        conn = self.conn
-        latest, change = self.latest_version(previous.id)
-        if latest == 0:
-            # The first text is saved with the first revision (version 1).
-            first = ArticleRecord(
-                url=record.url,
-                fetched_at=previous.fetched_at,
-                text=previous.text,
-                content_hash=previous.content_hash,
-                title=previous.title,
-                duplicate_of=previous.duplicate_of,
-                story_id=previous.story_id,
-            )
-            self._add_version(previous.id, 1, first, None, "first")
-            latest, change = 1, "first"
-        if figures_only and change == "figures":
-            version = latest
-            conn.execute(
-                delete(article_versions).where(
-                    article_versions.c.article_id == previous.id,
-                    article_versions.c.version == version,
-                )
-            )
-        else:
-            version = latest + 1
-        self._add_version(
-            previous.id, version, record, run_id, "figures" if figures_only else "text"
-        )
-        if max_versions:
-            conn.execute(
-                delete(article_versions).where(
-                    article_versions.c.article_id == previous.id,
-                    article_versions.c.version <= version - max_versions,
-                )
-            )
-        conn.execute(
-            update(articles)
-            .where(articles.c.id == previous.id)
-            .values({name: getattr(record, name) for name in REVISED_COLUMNS})
-        )
-        if previous.duplicate_of is None:
-            self.delete_buckets(DEDUP_LSH, previous.id, old_dedup_keys)
-            self.delete_buckets(STORY_LSH, previous.id, old_story_keys)
-        if record.duplicate_of is None:
-            self.add_buckets(DEDUP_LSH, previous.id, record.dedup_bands)
-            self.add_buckets(STORY_LSH, previous.id, record.story_bands)
-        return version
 
     def _add_version(
         self,

@@ -30,8 +30,9 @@ from crawler.middlewares import ARTICLE_META, LISTING_META, Refused
 from crawler.revisits import LISTED_META, Listed, Revisits
 from crawler.rules import checked
 from crawler.sitemaps import SitemapEntries, listing_kind, robots_sitemaps, text_sitemap_entries
-from crawler.urls import canonical_url, in_domains, site_domain
+from crawler.urls import canonical_url, in_domains
 from db.records import utcnow
+from db.sites import site_domain
 
 logger = logging.getLogger(__name__)
 
