@@ -141,6 +141,8 @@ class CrawlStore:
         self.misconfigured: str | None = None
         self.derivations: tuple[Derivation, ...] = ()
         self._sealed = False
+        # Set by crawler.frontier.Frontier when the run is one process of a fleet.
+        self.fleet_id: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlStore:
@@ -159,7 +161,26 @@ class CrawlStore:
             extension.misconfigured = str(exc)
         # spider_closed comes after every pipeline's close_spider and carries the reason.
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        for dropped in (signals.item_dropped, signals.item_error):
+            crawler.signals.connect(extension.end_decision, signal=dropped)
         return extension
+
+    @property
+    def shared(self) -> bool:
+        """Whether other runs may write the store while this one does (PostgreSQL)."""
+        return self.store is not None and self.store.shared
+
+    def end_decision(self, **_kwargs: Any) -> None:
+        """An item left the stages without being stored: on a shared store, end the
+        transaction that may hold the decision lock (db.base.StoreBase.lock_decisions),
+        so that other runs are not kept waiting for this run's next article."""
+        store = self.store
+        if store is None or not store.shared or self.failed:
+            return
+        try:
+            store.commit()
+        except StoreError as exc:
+            self.fail(exc)
 
     @classmethod
     def of(cls, crawler: Crawler, component: str) -> CrawlStore:
@@ -215,16 +236,26 @@ class CrawlStore:
         if self.stats is not None:
             self.stats.set_value(f"{STAT_PREFIX}store/url", store.display_url)
         spider = self.crawler.spider
+        if self.fleet_id is not None and not store.shared:
+            self.abort(
+                f"Stopping the run: NEWS_FRONTIER_URL makes this process one of a fleet, and "
+                f"a fleet needs a store that many processes can write: {store.display_url} "
+                "is a SQLite file, which has one writer. Use a PostgreSQL NEWS_DATABASE_URL.",
+                reason="misconfigured",
+            )
+            return None
         try:
             with stop_signals() as interrupted:
                 store.wait_for_live_run(self.lock_wait, interrupted)
                 store.open()
-                # Claim the store before anyone reads from it: runs never overlap.
+                # Claim the store before anyone reads from it: on SQLite, runs never
+                # overlap; a shared store records the run and lets it start at once.
                 self.run_id = store.start_run(
                     spider.name if spider is not None else "unknown",
                     getattr(spider, "run_arguments", {}),
                     wait=self.lock_wait,
                     interrupted=interrupted,
+                    fleet_id=self.fleet_id,
                 )
                 stopped = interrupted()
         except WaitInterrupted as exc:
@@ -245,7 +276,15 @@ class CrawlStore:
             self.abort(f"{stopped} while opening the store: nothing was read", "shutdown")
         if self.stats is not None:
             self.stats.set_value(f"{STAT_PREFIX}run_id", self.run_id)
-        logger.info("Run %d started; store %s", self.run_id, store.display_url)
+        if self.fleet_id is not None:
+            logger.info(
+                "Run %d started, in fleet %s; store %s",
+                self.run_id,
+                self.fleet_id,
+                store.display_url,
+            )
+        else:
+            logger.info("Run %d started; store %s", self.run_id, store.display_url)
         return store
 
     def open_stage(
@@ -261,7 +300,10 @@ class CrawlStore:
         if store is None:
             return None
         try:
-            derivation = attach(store)
+            # A stage's setup writes store facts and may build its index: on a shared
+            # store, one run at a time.
+            with store.decisions_held():
+                derivation = attach(store)
         except (NotConfigured, StoreError) as exc:
             self.abort(str(exc))
             return None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, Table, insert, select, text, update
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -33,6 +34,10 @@ lsh_buckets = cast(Table, LshBucket.__table__)
 unstored_urls = cast(Table, UnstoredUrl.__table__)
 article_versions = cast(Table, ArticleVersion.__table__)
 warc_files = cast(Table, WarcFile.__table__)
+
+# PostgreSQL advisory lock keys (one 64-bit space per database; "news" in the high bits).
+DECISIONS_LOCK = 0x6E657773_00000001
+MIGRATIONS_LOCK = 0x6E657773_00000002
 
 # The LSH indexes in lsh_buckets.
 DEDUP_LSH = 1
@@ -127,6 +132,42 @@ class StoreBase:
 
     def rollback(self) -> None:
         self.conn.rollback()
+
+    # -- many writers ------------------------------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """Whether several runs may write the store at once. PostgreSQL, yes; a SQLite file
+        has one writer, and its runs take turns (db.runs)."""
+        return make_url(self.url).get_backend_name() == "postgresql"
+
+    def lock_decisions(self) -> None:
+        """On a shared store, hold the store's decision lock until this transaction ends.
+
+        Whether an article is new, a copy or a revision, and which story it joins, is read
+        from the store and then written to it. Two runs deciding at once could each miss
+        the other's uncommitted article and both store a canonical. Every run takes this
+        lock before its first read of an article's decision and commits after its last
+        write, so decisions follow one another: the store ends as some one-at-a-time order
+        of the same articles would have left it. Fetching and extraction, nearly all of an
+        article's time, stay parallel (docs/fleet.md has the cost). Re-taking it within the
+        transaction costs one round trip and nothing else."""
+        if self.shared:
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DECISIONS_LOCK})
+
+    @contextmanager
+    def decisions_held(self) -> Iterator[None]:
+        """The decision lock across several transactions (a stage's setup, which commits
+        as it goes); nothing on a store with one writer."""
+        if not self.shared:
+            yield
+            return
+        self.conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": DECISIONS_LOCK})
+        try:
+            yield
+        finally:
+            self.conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": DECISIONS_LOCK})
+            self.conn.commit()
 
     def _driver(self, statement: Any) -> tuple[_DriverStatement, Any]:
         """STATEMENT's compiled form, and a DBAPI cursor inside the connection's transaction

@@ -90,6 +90,8 @@ class CrawlRun(Base):
     # Who runs it: a 'running' row whose process is gone on this host is a stale lock.
     pid: Mapped[int | None] = mapped_column(Integer)
     hostname: Mapped[str | None] = mapped_column(String(255))
+    # The processes of one fleet (a shared frontier) write one row each, with one fleet id.
+    fleet_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Article(Base):

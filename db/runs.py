@@ -101,19 +101,22 @@ class RunLedger(StoreBase):
         *,
         wait: float = 0.0,
         interrupted: Interrupted = _never,
+        fleet_id: str | None = None,
     ) -> int:
         """Write a ``running`` row and commit it: the run is visible, and holds the store.
 
-        Runs never overlap: while another run on the store is alive, wait up to ``wait``
-        seconds, then raise :class:`StoreBusy` naming it. A ``running`` row whose process is
-        gone from this host (killed, or the machine rebooted) is a stale lock: it is closed
-        as ``killed`` and taken over. INTERRUPTED is asked often while waiting: a reason it
-        returns ends the wait with :class:`WaitInterrupted`.
+        On a store with one writer (SQLite) runs never overlap: while another run on the
+        store is alive, wait up to ``wait`` seconds, then raise :class:`StoreBusy` naming
+        it. A shared store (PostgreSQL) takes every run at once. Either way, a ``running``
+        row whose process is gone from this host (killed, or the machine rebooted) is
+        closed as ``killed``; on SQLite, that stale lock is taken over. INTERRUPTED is
+        asked often while waiting: a reason it returns ends the wait with
+        :class:`WaitInterrupted`. FLEET_ID joins the rows of one fleet's processes.
         """
         deadline = time.monotonic() + wait
         said = False
         while True:
-            holder = self._claim(spider, arguments)
+            holder = self._claim(spider, arguments, fleet_id)
             if isinstance(holder, int):
                 return holder
             if time.monotonic() >= deadline:
@@ -125,6 +128,8 @@ class RunLedger(StoreBase):
         """Before taking any lock: raise :class:`StoreBusy` if a live run still holds the
         store after ``wait`` seconds. A running crawl keeps SQLite's write lock, so this
         looks on a plain read connection, which WAL never blocks."""
+        if self.shared:
+            return
         try:
             engine = make_engine(self.url, writer=False)
         except (SQLAlchemyError, OSError):
@@ -143,7 +148,17 @@ class RunLedger(StoreBase):
         finally:
             engine.dispose()
 
-    def _claim(self, spider: str, arguments: Mapping[str, object]) -> int | Row[Any]:
+    def live_run(self) -> Row[Any] | None:
+        """A run of the store that is still running (see is_live), if any."""
+        host = socket.gethostname()
+        running = self.conn.execute(
+            select(crawl_runs).where(crawl_runs.c.status == "running").order_by(crawl_runs.c.id)
+        ).all()
+        return next((run for run in running if is_live(run, host)), None)
+
+    def _claim(
+        self, spider: str, arguments: Mapping[str, object], fleet_id: str | None
+    ) -> int | Row[Any]:
         """One attempt, in one transaction: the new run's id, or the live run in the way."""
         conn = self.conn
         if conn.dialect.name == "postgresql":
@@ -155,11 +170,12 @@ class RunLedger(StoreBase):
         ).all()
         for run in running:
             if is_live(run, host):
+                if self.shared:
+                    continue  # runs write a shared store side by side
                 self.rollback()
                 return run
             logger.warning(
-                "Run %d (pid %s) is marked running but its process is gone: "
-                "closing it as killed and taking over the store",
+                "Run %d (pid %s) is marked running but its process is gone: closing it as killed",
                 run.id,
                 run.pid,
             )
@@ -168,17 +184,26 @@ class RunLedger(StoreBase):
                 .where(crawl_runs.c.id == run.id)
                 .values(status="killed", finish_reason="stale lock", finished_at=utcnow())
             )
-        run_id = self._insert_run(spider, arguments, pid=os.getpid(), hostname=host)
+        run_id = self._insert_run(
+            spider, arguments, pid=os.getpid(), hostname=host, fleet_id=fleet_id
+        )
         self.commit()
         return run_id
 
     def _insert_run(
-        self, spider: str, arguments: Mapping[str, object], *, pid: int, hostname: str
+        self,
+        spider: str,
+        arguments: Mapping[str, object],
+        *,
+        pid: int,
+        hostname: str,
+        fleet_id: str | None = None,
     ) -> int:
         run_id = self.conn.execute(
             insert(crawl_runs).values(
                 pid=pid,
                 hostname=hostname,
+                fleet_id=fleet_id,
                 spider=spider,
                 arguments=json.dumps(dict(arguments), sort_keys=True, default=str),
                 started_at=utcnow(),

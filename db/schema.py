@@ -8,8 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
 
-from db.base import StoreBase, StoreError
+from db.base import MIGRATIONS_LOCK, StoreBase, StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,15 +41,30 @@ class Migrations(StoreBase):
         revision this code does not know was written by a later version: refused, before
         Alembic would fail on it."""
         assert self._engine is not None
-        cfg = alembic_config()
         with self._engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-            self.refuse_newer(current)
-            if current == head_revision():
-                return  # Alembic's upgrade would load its environment to do nothing
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            if not self.shared:
+                self._upgrade(conn)
+                return
+            # The processes of a fleet start together: one migrates, the others wait for
+            # it and find the schema current.
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATIONS_LOCK})
             conn.commit()
+            try:
+                self._upgrade(conn)
+            finally:
+                conn.rollback()
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATIONS_LOCK})
+                conn.commit()
+
+    def _upgrade(self, conn: Connection) -> None:
+        current = MigrationContext.configure(conn).get_current_revision()
+        self.refuse_newer(current)
+        if current == head_revision():
+            return  # Alembic's upgrade would load its environment to do nothing
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        conn.commit()
 
     def refuse_newer(self, current: str | None) -> None:
         if current is not None and current not in known_revisions():

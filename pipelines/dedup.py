@@ -173,6 +173,8 @@ class DedupPipeline:
         # One statement for the URL, the exact text and the near-duplicate candidates; the
         # index lives in the store, so rows of the open batch count, and nothing in it can
         # point at a row that was never committed.
+        # On a shared store, the decision lock is held from here to the article's commit.
+        store.lock_decisions()
         found = store.dedup_candidates(item.url, item.content_hash, fingerprint.bands)
         near = found.near
         if found.url_stored:

@@ -30,8 +30,9 @@ logger = logging.getLogger(__name__)
 class StoragePipeline:
     """Writes items to the crawl's store (crawler.store.CrawlStore).
 
-    Settings: ``NEWS_BATCH_SIZE`` (items per transaction), ``NEWS_COMMIT_INTERVAL`` (seconds
-    a batch may stay open while items arrive), ``NEWS_MAX_VERSIONS`` (texts kept per
+    Settings: ``NEWS_BATCH_SIZE`` (items per transaction on SQLite; a shared PostgreSQL
+    store commits every article), ``NEWS_COMMIT_INTERVAL`` (seconds a batch may stay open
+    while items arrive), ``NEWS_MAX_VERSIONS`` (texts kept per
     revised article; 0 keeps all).
     Stats: ``news/items/{new,exact,near,revised}`` (committed articles only).
     """
@@ -96,7 +97,10 @@ class StoragePipeline:
                 self._batch_started = time.monotonic()
             self._pending[kind] += 1
             if (
-                self._pending.total() >= self.batch_size
+                # On a shared store each article commits alone: its commit ends the
+                # decision lock that dedup took (db.base.StoreBase.lock_decisions).
+                store.shared
+                or self._pending.total() >= self.batch_size
                 or time.monotonic() - self._batch_started >= self.commit_interval
             ):
                 self.flush()

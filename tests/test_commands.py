@@ -202,7 +202,7 @@ def test_migrate_upgrades_the_first_schema_and_keeps_every_row(tmp_path):
 
     result = scrapy(database, "migrate")
     assert result.returncode == 0, result.stderr
-    assert "schema revision 0009" in result.stdout
+    assert "schema revision 0010" in result.stdout
     with closing(sqlite3.connect(database)) as conn:
         after = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in rows}
     # articles gained story_signature and story_similarity, empty until computed, then
@@ -218,10 +218,10 @@ def test_migrate_upgrades_the_first_schema_and_keeps_every_row(tmp_path):
     assert [row[3:] for row in after["stories"]] == [
         (None, 2, 1, "2026-01-01 10:00:00", "2026-01-01 10:00:01")
     ]
-    # crawl_runs gained two empty columns and a count of revisions; every old value is
-    # still there.
-    assert [row[:-3] for row in after["crawl_runs"]] == before["crawl_runs"]
-    assert after["crawl_runs"][0][-3:] == (None, None, 0)
+    # crawl_runs gained two empty columns, a count of revisions and an empty fleet id;
+    # every old value is still there.
+    assert [row[:-4] for row in after["crawl_runs"]] == before["crawl_runs"]
+    assert after["crawl_runs"][0][-4:] == (None, None, 0, None)
     # Articles stored before the upgrade are searchable after it.
     found = scrapy(database, "search", "--json", "port")
     assert sorted(json.loads(line)["id"] for line in found.stdout.splitlines()) == [1, 2]

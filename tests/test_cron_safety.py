@@ -65,7 +65,7 @@ def test_a_stale_lock_is_taken_over(tmp_path):
 
     second = run_scrapy(["crawl", "files", "-a", f"path={SAMPLE}"], database)
     assert second.returncode == 0, second.stderr[-2000:]
-    assert "closing it as killed and taking over the store" in second.stderr
+    assert "is marked running but its process is gone: closing it as killed" in second.stderr
     assert second.rows("SELECT id, status, finish_reason FROM crawl_runs ORDER BY id") == [
         (1, "finished", "finished"),
         (2, "killed", "stale lock"),

@@ -56,7 +56,7 @@ def test_reopening_a_current_store_changes_nothing(tmp_path):
         store.open()
         version = store.conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
         store.close()
-    assert version == [("0009",)]
+    assert version == [("0010",)]
 
 
 def sample_record(**changes: Any) -> ArticleRecord:

@@ -10,7 +10,7 @@ from scrapy.exceptions import UsageError
 from crawler.cli import StoreCommand, count, shown, writes_output
 from db.base import StoreError
 from db.records import RunCounts
-from db.runs import StoreBusy
+from db.runs import StoreBusy, busy_message
 from db.store import Store
 from pipelines import audit
 from pipelines.lsh import META_KEY, THRESHOLD_META
@@ -190,12 +190,35 @@ class Command(StoreCommand):
         threshold: float,
     ) -> None:
         assert self.settings is not None
-        arguments = {"threshold": threshold, "previous_threshold": current, "apply": True}
-        try:
-            run_id = store.start_run("dupes", arguments)
-        except StoreBusy as exc:
-            self.fail(str(exc), exitcode=4)
-            return
+        arguments: dict[str, object] = {
+            "threshold": threshold,
+            "previous_threshold": current,
+            "apply": True,
+        }
+        with store.decisions_held():
+            # A shared store takes crawls side by side, but not a rewrite of decisions
+            # that crawls are making: it waits for their end, as on SQLite.
+            holder = store.live_run() if store.shared else None
+            if holder is not None:
+                self.fail(busy_message(holder, store.display_url), exitcode=4)
+                return
+            try:
+                run_id = store.start_run("dupes", arguments)
+            except StoreBusy as exc:
+                self.fail(str(exc), exitcode=4)
+                return
+            self._apply(store, found, changed, run_id, arguments, threshold)
+
+    def _apply(
+        self,
+        store: Store,
+        found: audit.Audit,
+        changed: list[audit.Change],
+        run_id: int,
+        arguments: dict[str, object],
+        threshold: float,
+    ) -> None:
+        assert self.settings is not None
         try:
             counts = audit.apply(
                 store,
