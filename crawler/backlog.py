@@ -20,6 +20,8 @@ from scrapy import Request, signals
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from crawler.frontier import Frontier
+
 logger = logging.getLogger(__name__)
 
 # Every request the spider makes carries one; it is done when its callback or errback has
@@ -52,6 +54,8 @@ class Backlog:
         self.in_flight: set[int] = set()
         self.articles = 0
         self.truncated = False
+        # One process of a fleet (crawler/frontier.py): set by the spider as it starts.
+        self.fleet: Frontier | None = None
         self._tokens = itertools.count(1)
         self._changed = asyncio.Event()
         for signal in (
@@ -134,6 +138,15 @@ class Backlog:
 
     async def drain(self) -> AsyncIterator[Request]:
         """Requests for the engine, as it has room, until nothing is left or in flight."""
+        if self.fleet is not None:
+            from crawler.frontier import FrontierLost
+
+            try:
+                async for shared in self._drain_fleet(self.fleet):
+                    yield shared
+            except FrontierLost as exc:
+                self.fleet.stop(exc)
+            return
         engine = self.crawler.engine
         assert engine is not None
         idle_checks = 0
@@ -162,6 +175,38 @@ class Backlog:
                     return
             await self._wait()
 
+    async def _drain_fleet(self, fleet: Frontier) -> AsyncIterator[Request]:
+        """As drain, for one process of a fleet: requests go to the shared queue while it
+        holds fewer than a few thousand, whichever process fetches them, so no token comes
+        back. This process ends when the fleet is done (Frontier.may_leave): until then a
+        listing that another process queued may reach it, and its entries start here."""
+        engine = self.crawler.engine
+        assert engine is not None
+        while True:
+            if self._closing():
+                return
+            idle_here = self._engine_idle(local=True)
+            fleet.beat(busy=bool(self.stack) or not idle_here)
+            if self.stack and not fleet.room():
+                await self._wait()
+                continue
+            request = self._next()
+            if isinstance(request, Request):
+                yield request
+                continue
+            if request is False:
+                await asyncio.sleep(0)
+                continue
+            if fleet.may_leave(idle_here):
+                return
+            if not engine.needs_backout() and fleet.queued():
+                # Other processes' requests: the engine would look at the queue only at
+                # its next 5 s heartbeat.
+                slot = getattr(engine, "_slot", None)
+                if slot is not None:
+                    slot.nextcall.schedule()
+            await self._wait()
+
     def _closing(self) -> bool:
         engine = self.crawler.engine
         slot = getattr(engine, "_slot", None)
@@ -173,12 +218,18 @@ class Backlog:
             or bool(slot.closing)
         )
 
-    def _engine_idle(self) -> bool:
+    def _engine_idle(self, local: bool = False) -> bool:
+        """Nothing scheduled, downloading or in the stages; LOCAL leaves out the scheduler
+        (a fleet's is shared, and asked for by Frontier.may_leave)."""
         engine = self.crawler.engine
         assert engine is not None
         slot = getattr(engine, "_slot", None)
         scheduler = getattr(slot, "scheduler", None)
-        pending = scheduler.has_pending_requests() if scheduler is not None else True
+        pending = (
+            False
+            if local
+            else (scheduler.has_pending_requests() if scheduler is not None else True)
+        )
         scraper_slot = engine.scraper.slot
         return (
             not pending

@@ -122,6 +122,10 @@ RULES: dict[str, Rule] = {
     "NEWS_FILES_MAX_BYTES": Rule(int, 1),
     "NEWS_FILES_MAX_DEPTH": Rule(int, 0),
     "NEWS_CACHE_DIR": Rule(str),
+    "NEWS_FRONTIER_URL": Rule(str),
+    "NEWS_FRONTIER_NAME": Rule(str),
+    "NEWS_FRONTIER_IDLE": Rule(float, 0),
+    "NEWS_FRONTIER_RETRY": Rule(float, 0),
 }
 
 

@@ -30,12 +30,17 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     # The crawl's store: the stages and middlewares above are handed it.
     "crawler.store.CrawlStore": 0,
+    # With NEWS_FRONTIER_URL, this process is one of a fleet (crawler/frontier.py).
+    "crawler.frontier.Frontier": 5,
     # Which article URLs are fetched, and the ledger of those that were not stored.
     "crawler.revisits.Revisits": 10,
     "crawler.extensions.ProgressLog": 500,
     "crawler.extensions.FrozenStartupHeap": 900,
     "crawler.extensions.CrawlProcessCpu": 910,
 }
+
+# NEWS_FRONTIER_URL puts the scheduler's queue and request filter in Redis (scrapy-redis).
+ADDONS = {"crawler.frontier.FrontierAddon": 0}
 
 ROBOTSTXT_OBEY = True
 USER_AGENT = "newsdedup/0.1"
@@ -122,3 +127,14 @@ NEWS_MAX_VERSIONS = 0
 # this below the folder it was given.
 NEWS_FILES_MAX_BYTES = 10 * 1024 * 1024
 NEWS_FILES_MAX_DEPTH = 100
+
+# A fleet: processes started with the same redis://HOST:PORT/DB share one frontier, and a
+# PostgreSQL NEWS_DATABASE_URL (docs/fleet.md). Empty: this process crawls alone.
+NEWS_FRONTIER_URL = ""
+# The crawl's name in Redis (default: the spider's): two fleets on one Redis need two names.
+NEWS_FRONTIER_NAME = ""
+# Seconds an empty frontier is waited on, with no process of the fleet working, before a
+# process leaves.
+NEWS_FRONTIER_IDLE = 5.0
+# Seconds Redis may be unreachable (retried with backoff) before the run stops, exit 1.
+NEWS_FRONTIER_RETRY = 60.0

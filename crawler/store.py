@@ -141,7 +141,7 @@ class CrawlStore:
         self.misconfigured: str | None = None
         self.derivations: tuple[Derivation, ...] = ()
         self._sealed = False
-        # Set by crawler.frontier.Frontier when the run is one process of a fleet.
+        # The fleet's id when the run is one process of a fleet (crawler.frontier).
         self.fleet_id: str | None = None
 
     @classmethod
@@ -236,6 +236,15 @@ class CrawlStore:
         if self.stats is not None:
             self.stats.set_value(f"{STAT_PREFIX}store/url", store.display_url)
         spider = self.crawler.spider
+        # Imported here: the frontier stops runs through this module.
+        from crawler.frontier import UNAVAILABLE_STAT, Frontier
+
+        frontier = self.crawler.get_extension(Frontier)
+        self.fleet_id = frontier.fleet_id if frontier is not None else None
+        unavailable = self.stats.get_value(UNAVAILABLE_STAT) if self.stats is not None else None
+        if unavailable is not None:
+            self.abort(f"Stopping the run: {unavailable}", reason="frontier_lost")
+            return None
         if self.fleet_id is not None and not store.shared:
             self.abort(
                 f"Stopping the run: NEWS_FRONTIER_URL makes this process one of a fleet, and "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -36,6 +36,11 @@ class RunSummary:
     dropped: int
     dropped_reasons: dict[str, int]
     errors: int
+    # A fleet's crawl: its processes' runs, summed here and listed in ``processes``.
+    fleet_id: str | None = None
+    processes: list[RunSummary] = field(default_factory=list)
+    host: str | None = None
+    pid: int | None = None
 
 
 @dataclass
@@ -83,28 +88,83 @@ class SourceReport:
     flags: list[str]
 
 
+def run_summary(row: Any) -> RunSummary:
+    duration = (row.finished_at - row.started_at).total_seconds() if row.finished_at else None
+    return RunSummary(
+        id=row.id,
+        spider=row.spider,
+        status=row.status,
+        started_at=row.started_at.isoformat(sep=" ", timespec="seconds"),
+        duration_s=duration,
+        new=row.items_new,
+        exact_duplicate=row.items_exact_duplicate,
+        near_duplicate=row.items_near_duplicate,
+        already_stored=row.items_already_stored,
+        revised=row.items_revised,
+        dropped=row.items_dropped,
+        dropped_reasons=json.loads(row.dropped_reasons or "{}"),
+        errors=row.errors,
+        fleet_id=row.fleet_id,
+        host=row.hostname,
+        pid=row.pid,
+    )
+
+
+# A fleet's status is its worst process's.
+STATUS_ORDER = ("running", "failed", "killed", "busy", "interrupted", "finished")
+
+
+def fleet_summary(fleet_id: str, rows: Sequence[Any]) -> RunSummary:
+    """One crawl of a fleet: its processes' counts summed, from the first start to the
+    last finish (None while any is running)."""
+    processes = [run_summary(row) for row in sorted(rows, key=lambda r: r.id)]
+    started = min(row.started_at for row in rows)
+    finished = [row.finished_at for row in rows]
+    reasons: dict[str, int] = defaultdict(int)
+    for run in processes:
+        for reason, number in run.dropped_reasons.items():
+            reasons[reason] += number
+    statuses = {run.status for run in processes}
+    return RunSummary(
+        id=processes[0].id,
+        spider=processes[0].spider,
+        status=min(statuses, key=lambda s: STATUS_ORDER.index(s) if s in STATUS_ORDER else 0),
+        started_at=started.isoformat(sep=" ", timespec="seconds"),
+        duration_s=(max(finished) - started).total_seconds() if all(finished) else None,
+        new=sum(run.new for run in processes),
+        exact_duplicate=sum(run.exact_duplicate for run in processes),
+        near_duplicate=sum(run.near_duplicate for run in processes),
+        already_stored=sum(run.already_stored for run in processes),
+        revised=sum(run.revised for run in processes),
+        dropped=sum(run.dropped for run in processes),
+        dropped_reasons=dict(sorted(reasons.items())),
+        errors=sum(run.errors for run in processes),
+        fleet_id=fleet_id,
+        processes=processes,
+    )
+
+
 def recent_runs(store: Store, limit: int) -> list[RunSummary]:
-    rows = store.conn.execute(select(crawl_runs).order_by(crawl_runs.c.id.desc()).limit(limit))
+    """The last LIMIT crawls, newest first: a run, or a fleet's runs as one crawl."""
+    newest = store.conn.execute(select(crawl_runs).order_by(crawl_runs.c.id.desc()))
+    crawls: list[Any] = []
+    fleets: set[str] = set()
+    for row in newest:
+        if row.fleet_id is None:
+            crawls.append(row)
+        elif row.fleet_id not in fleets:
+            fleets.add(row.fleet_id)
+            crawls.append(row.fleet_id)
+        if len(crawls) == limit:
+            break
+    newest.close()
     summaries = []
-    for row in rows:
-        duration = (row.finished_at - row.started_at).total_seconds() if row.finished_at else None
-        summaries.append(
-            RunSummary(
-                id=row.id,
-                spider=row.spider,
-                status=row.status,
-                started_at=row.started_at.isoformat(sep=" ", timespec="seconds"),
-                duration_s=duration,
-                new=row.items_new,
-                exact_duplicate=row.items_exact_duplicate,
-                near_duplicate=row.items_near_duplicate,
-                already_stored=row.items_already_stored,
-                revised=row.items_revised,
-                dropped=row.items_dropped,
-                dropped_reasons=json.loads(row.dropped_reasons or "{}"),
-                errors=row.errors,
-            )
-        )
+    for crawl in crawls:
+        if not isinstance(crawl, str):
+            summaries.append(run_summary(crawl))
+            continue
+        rows = store.conn.execute(select(crawl_runs).where(crawl_runs.c.fleet_id == crawl)).all()
+        summaries.append(fleet_summary(crawl, rows))
     return summaries
 
 

@@ -183,3 +183,28 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# Redis for the fleet's tests; CI requires it, as it does PostgreSQL.
+REDIS_URL = os.environ.get("NEWSDEDUP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def frontier() -> Iterator[tuple[str, str]]:
+    """The frontier's URL, and a crawl name of the test's own (its keys are deleted after)."""
+    import redis
+
+    server = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        server.ping()
+    except redis.ConnectionError as exc:
+        if os.environ.get("NEWSDEDUP_REQUIRE_REDIS"):
+            pytest.fail(f"Redis not reachable at {REDIS_URL}: {exc}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    try:
+        yield REDIS_URL, name
+    finally:
+        for key in server.scan_iter(f"newsdedup:{name}:*"):
+            server.delete(key)
+        server.close()

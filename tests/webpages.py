@@ -1,5 +1,5 @@
 """Pages, feeds and sitemaps shaped as publishers serve them, written by the tests into a
-folder that tests/static_site.py serves. Article texts come from samples/news."""
+folder that tests/static_site.py serves. Article texts come from samples/."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ from pathlib import Path
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "news"
 NAMES = sorted(p.stem for p in SAMPLES.glob("*.txt"))
+# The story samples too, for the tests that need many distinct articles.
+STORIES = SAMPLES.parent / "stories"
+EVERY_NAME = NAMES + sorted(p.stem for p in STORIES.glob("*.txt"))
 
 
 def sample(name: str) -> tuple[str, list[str]]:
-    lines = [ln for ln in (SAMPLES / f"{name}.txt").read_text("utf-8").splitlines() if ln]
+    path = SAMPLES / f"{name}.txt"
+    if not path.exists():
+        path = STORIES / f"{name}.txt"
+    lines = [ln for ln in path.read_text("utf-8").splitlines() if ln]
     return lines[0], lines[1:]
 
 

@@ -20,7 +20,9 @@ class Command(StoreCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("--runs", type=count, default=10, metavar="N", help="last N runs")
+        parser.add_argument(
+            "--runs", type=count, default=10, metavar="N", help="last N crawls (a fleet is one)"
+        )
         parser.add_argument("--json", action="store_true", help="JSON output")
 
     @writes_output
@@ -77,6 +79,15 @@ class Command(StoreCommand):
             if run.dropped_reasons:
                 reasons = ", ".join(f"{k}: {v}" for k, v in run.dropped_reasons.items())
                 print(f"{'':>5} dropped: {reasons}")
+            if run.fleet_id is not None:
+                print(f"{'':>5} fleet {run.fleet_id}, {len(run.processes)} processes:")
+                for process in run.processes:
+                    print(
+                        f"{'':>7} run {process.id} (pid {process.pid} on {process.host}): "
+                        f"{process.status}, {process.new} new, {process.exact_duplicate} exact, "
+                        f"{process.near_duplicate} near, {process.dropped} dropped, "
+                        f"{process.errors} errors"
+                    )
         print("\nSources")
         for source in sources:
             fills = ", ".join(f"{name} {source.fill_rates[name]:.0%}" for name in FIELDS)

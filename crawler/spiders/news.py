@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import Spider
@@ -18,6 +18,7 @@ from twisted.python.failure import Failure
 from crawler.backlog import Backlog
 from crawler.evidence import page_evidence
 from crawler.feeds import FeedEntries
+from crawler.frontier import Frontier
 from crawler.items import ArticleItem
 from crawler.listings import (
     SKIPPED_EXTENSIONS,
@@ -104,6 +105,8 @@ class NewsSpider(Spider):
         self.sitemap_max_urls = 50_000
         self.listing_max_bytes = 50 * 1024 * 1024
         self.reached = 0  # sources (listings and start pages) that answered
+        # Sources another process of the fleet fetches (the shared filter dropped them here).
+        self.elsewhere = 0
         self.revisits: Revisits | None = None
         self.backlog: Backlog | None = None
 
@@ -132,6 +135,11 @@ class NewsSpider(Spider):
         assert self.backlog is not None
         # Extensions are made after the spider: looked up now.
         self.revisits = self.crawler.get_extension(Revisits)
+        # One process of a fleet: the listings are read once, by whichever process the
+        # shared request filter lets through, and the backlog ends with the fleet.
+        self.backlog.fleet = self.crawler.get_extension(Frontier)
+        if self.backlog.fleet is not None:
+            self.crawler.signals.connect(self._elsewhere, signal=signals.request_dropped)
         for url in self.sitemap_urls:
             yield self.backlog.track(self.listing_request(url, "sitemap"))
         for url in self.feed_urls:
@@ -395,10 +403,15 @@ class NewsSpider(Spider):
             evidence=page_evidence(response, url, listed if isinstance(listed, Listed) else None),
         )
 
+    def _elsewhere(self, request: Request, **_kwargs: Any) -> None:
+        if request.meta.get(LISTING_META) or request.meta.get("hops") == 0:
+            self.elsewhere += 1
+
     def closed(self, reason: str) -> None:
         if (
             reason == "finished"
             and self.reached == 0
+            and self.elsewhere == 0
             and (self.sitemap_urls or self.feed_urls or self.start_pages)
         ):
             # Logged as an error, so the run is marked failed and exits 1.
