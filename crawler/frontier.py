@@ -253,6 +253,11 @@ class Frontier:
         self._room -= 1
         return True
 
+    def claim(self, member: str) -> bool:
+        """Whether this process takes MEMBER (a file of the warc source): the first process
+        of the fleet to ask gets it, and every other is told no."""
+        return bool(self.call(lambda: self.server.sadd(self.keys["files"], member)))
+
     def beat(self, busy: bool) -> None:
         """Tell the others this process is alive, and whether it has work (at most every
         BEAT_SECONDS)."""

@@ -155,6 +155,36 @@ class StoreBase:
         if self.shared:
             self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DECISIONS_LOCK})
 
+    def analyze(self) -> None:
+        """Have PostgreSQL's planner statistics of the look-ups' tables made anew.
+
+        The look-ups probe ``lsh_buckets`` by band key and then ``articles`` by id. With no
+        statistics (a new store, or a server where autovacuum is off) the planner takes the
+        tables for nearly empty and probes the index once per article instead, which costs
+        a look-up a scan of the whole index: a crawl slows as the store grows. ANALYZE reads
+        a sample, takes no lock that writers wait on, and is cheap next to that."""
+        if not self.shared:
+            return
+        try:
+            self.conn.execute(text("ANALYZE articles, lsh_buckets, stories"))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot analyze {self.display_url}: {exc}") from exc
+
+    def lacks_statistics(self) -> bool:
+        """Whether the articles table has rows but PostgreSQL never analyzed it."""
+        if not self.shared:
+            return False
+        try:
+            row = self.conn.execute(
+                text(
+                    "SELECT n_live_tup > 0 AND last_analyze IS NULL AND last_autoanalyze IS NULL "
+                    "FROM pg_stat_user_tables WHERE relname = 'articles'"
+                )
+            ).first()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read {self.display_url}'s statistics: {exc}") from exc
+        return bool(row and row[0])
+
     @contextmanager
     def decisions_held(self) -> Iterator[None]:
         """The decision lock across several transactions (a stage's setup, which commits

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, func, literal, select, union_all
+from sqlalchemy import Integer, Row, bindparam, func, literal, select, union_all
 
 from db.base import DEDUP_LSH, STORY_LSH, StoreBase, articles, lsh_buckets, sources, stories
 from db.records import CanonicalMatch, DedupCandidates, StoredArticle, StoryMatch
@@ -30,7 +30,8 @@ def _bucket_members(lsh: int, count: int) -> Any:
     """Articles in any of COUNT buckets of one index, the band keys bound as k0, k1, ….
     A fixed number of parameters, not an expanding IN: SQLAlchemy renders an expanding IN's
     SQL anew on every call, which made up a third of the look-up's cost."""
-    keys: list[Any] = [bindparam(f"k{i}") for i in range(count)]
+    # Typed, so that PostgreSQL compares them with the integer column through its index.
+    keys: list[Any] = [bindparam(f"k{i}", type_=Integer) for i in range(count)]
     return select(lsh_buckets.c.article_id).where(
         lsh_buckets.c.lsh == lsh, lsh_buckets.c.band_key.in_(keys)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
+
+# Seconds this run waited for the decision lock of a shared store (and took it).
+LOCK_WAIT_STAT = "news/store/decision_lock_seconds"
 
 
 def text_fingerprint(
@@ -68,7 +72,8 @@ class DedupPipeline:
     otherwise it is dropped as already stored. ``item.duplicate_kind`` tells a copy on its
     canonical's site (``exact``, ``near``) from syndication (``syndicated``: another site,
     or a page whose canonical link names another site).
-    Stats: ``news/items/already_stored``.
+    Stats: ``news/items/already_stored``, ``news/store/decision_lock_seconds`` (a shared
+    store: the time spent waiting for, and taking, the decision lock).
     """
 
     def __init__(
@@ -174,7 +179,12 @@ class DedupPipeline:
         # index lives in the store, so rows of the open batch count, and nothing in it can
         # point at a row that was never committed.
         # On a shared store, the decision lock is held from here to the article's commit.
-        store.lock_decisions()
+        if store.shared:
+            waited = time.perf_counter()
+            store.lock_decisions()
+            if self.stats is not None:
+                # Scrapy's hint says int; the collector adds any number.
+                self.stats.inc_value(LOCK_WAIT_STAT, time.perf_counter() - waited)  # type: ignore[arg-type]
         found = store.dedup_candidates(item.url, item.content_hash, fingerprint.bands)
         near = found.near
         if found.url_stored:

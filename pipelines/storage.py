@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# When a run has committed this many articles, and ten times as many, and so on, a shared
+# store's planner statistics are made anew.
+ANALYZE_FIRST = 100
+
 
 class StoragePipeline:
     """Writes items to the crawl's store (crawler.store.CrawlStore).
@@ -57,6 +61,8 @@ class StoragePipeline:
         # Stories that gained articles in the open batch (their counts are refreshed at commit).
         self._touched_stories: set[int] = set()
         self._batch_started = 0.0
+        self._committed = 0
+        self._next_analyze = ANALYZE_FIRST
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoragePipeline:
@@ -73,6 +79,12 @@ class StoragePipeline:
 
     def open_spider(self) -> None:
         self.store = self.crawl_store.open("StoragePipeline")
+        try:
+            if self.store is not None and self.store.lacks_statistics():
+                self.store.analyze()
+                self.store.commit()
+        except StoreError as exc:
+            self.crawl_store.fail(exc)
 
     @timed("storage")
     def process_item(self, item: ArticleItem) -> ArticleItem:
@@ -150,6 +162,13 @@ class StoragePipeline:
             self.store.refresh_stories(self._touched_stories)
             self._touched_stories.clear()
             self.store.commit()
+            self._committed += self._pending.total()
+            if self._committed >= self._next_analyze:
+                # PostgreSQL's planner needs statistics that follow the store's growth
+                # (db.base.StoreBase.analyze): at this run's 100th, 1,000th, … article.
+                self._next_analyze *= 10
+                self.store.analyze()
+                self.store.commit()
             logger.debug("Committed %d articles", self._pending.total())
             if self.stats is not None:
                 for kind, count in self._pending.items():

@@ -4,6 +4,7 @@ store, over a site whose every answer takes 30-80 ms, so that the processes over
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -36,7 +37,8 @@ class FleetSite:
     urls: list[str]
 
     def requests(self) -> Counter[str]:
-        return Counter(self.log.read_text().splitlines()) if self.log.exists() else Counter()
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        return Counter(line.split(" ", 1)[1] for line in lines)
 
 
 def write_pages(root: Path) -> None:
@@ -371,3 +373,50 @@ def test_a_killed_process_loses_only_its_pages_in_flight(tmp_path, postgres_url,
 
 def _has_articles(store: str) -> bool:
     return bool(rows(store, "SELECT to_regclass('articles') IS NOT NULL")[0][0])
+
+
+def test_a_fleet_shares_out_warc_files(tmp_path, postgres_url, frontier):
+    from tests.test_warc import Warc
+
+    folder = tmp_path / "warcs"
+    folder.mkdir()
+    names = EVERY_NAME[:16]
+    for number in range(8):
+        warc = Warc(folder / f"CC-NEWS-20261130{number:06d}-0000{number}.warc.gz")
+        for name in names[number * 2 : number * 2 + 2]:
+            warc.response(f"https://news.example.org/{name}", page_of(name))
+        warc.close()
+    url, crawl_name = frontier
+    command = scrapy_command(
+        ["crawl", "warc", "-a", f"path={folder}"],
+        tmp_path / "unused.db",
+        f"NEWS_DATABASE_URL={postgres_url}",
+        f"NEWS_FRONTIER_URL={url}",
+        f"NEWS_FRONTIER_NAME={crawl_name}",
+        "NEWS_FRONTIER_IDLE=1",
+    )
+    processes = [start(command, tmp_path / f"warc-{n}.log") for n in range(2)]
+    codes = wait_all(processes)
+    logs = [(tmp_path / f"warc-{n}.log").read_text() for n in range(2)]
+    assert codes == [0, 0], "\n".join(log[-3000:] for log in logs)
+    # Each file was read by one process: the other skipped it.
+    read = [_stat(log, "news/warc/files") for log in logs]
+    elsewhere = [_stat(log, "news/warc/files_elsewhere") for log in logs]
+    assert sum(read) == 8 and [r + e for r, e in zip(read, elsewhere, strict=True)] == [8, 8]
+    assert rows(postgres_url, "SELECT count(*), count(DISTINCT url) FROM articles") == [(16, 16)]
+    assert rows(postgres_url, "SELECT count(*) FROM warc_files WHERE finished_at IS NOT NULL") == [
+        (8,)
+    ]
+    assert keys_left(frontier) == []
+
+
+def page_of(name: str) -> bytes:
+    title, paragraphs = sample(name)
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    head = f"<html><head><title>{title}</title></head>"
+    return f"{head}<body><article><h1>{title}</h1>{body}</article></body></html>".encode()
+
+
+def _stat(log: str, name: str) -> int:
+    found = re.search(rf"'{re.escape(name)}': (\d+)", log)
+    return int(found.group(1)) if found else 0

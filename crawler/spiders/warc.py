@@ -13,6 +13,7 @@ from typing import Any
 
 from scrapy import Spider, signals
 
+from crawler.frontier import Frontier, FrontierLost
 from crawler.items import ArticleItem
 from crawler.rules import checked
 from crawler.store import CrawlStore
@@ -54,6 +55,9 @@ class WarcSpider(Spider):
     an error with the file and offset, the good records around it are still read, and the
     run exits 1. The store keeps how far each file was read (``warc_files``), committed with
     the articles: a rerun skips a file read to its end, and resumes one it was stopped in.
+    With ``NEWS_FRONTIER_URL`` (docs/fleet.md), the processes of a fleet share the files
+    out: each file is read by the first process to claim it in Redis, the others skip it
+    (``news/warc/files_elsewhere``).
     Settings: ``NEWS_FILES_MAX_BYTES`` (an HTTP body over it is skipped unread).
     """
 
@@ -92,7 +96,18 @@ class WarcSpider(Spider):
             logger.error("warc: %s does not exist", self.path)
             return
         self.store = CrawlStore.of(self.crawler, "warc").store
+        # One process of a fleet: each file goes to the first process that claims it.
+        fleet = self.crawler.get_extension(Frontier)
         for path in warc_files(root):
+            if fleet is not None:
+                try:
+                    mine = fleet.claim(str(path))
+                except FrontierLost as exc:
+                    fleet.stop(exc)
+                    return
+                if not mine:
+                    self.crawler.stats.inc_value("news/warc/files_elsewhere")
+                    continue
             async for item in self.read(path):
                 yield item
 
