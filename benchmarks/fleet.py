@@ -55,8 +55,8 @@ CRAWL = (
     "DOWNLOAD_DELAY=0",
     "ROBOTSTXT_OBEY=False",
     "NEWS_ALLOW_PRIVATE_ADDRESSES=True",
-    "CONCURRENT_REQUESTS=8",
-    "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+    "CONCURRENT_REQUESTS=4",
+    "CONCURRENT_REQUESTS_PER_DOMAIN=4",
     "NEWS_WORKERS=1",
     "NEWS_PROGRESS_INTERVAL=0",
     "NEWS_FRONTIER_IDLE=3",
@@ -93,6 +93,14 @@ def stats_of(log: Path) -> dict[str, float]:
     return {k: float(v) for k, v in re.findall(r"'(news/[^']+)': ([0-9.e+-]+)", log.read_text())}
 
 
+def show_failures(codes: list[int], logs: list[Path]) -> None:
+    """The errors of a process that failed: a benchmark of a broken fleet measures nothing."""
+    for code, log in zip(codes, logs, strict=True):
+        if code != 0:
+            errors = [line for line in log.read_text().splitlines() if "ERROR" in line]
+            print(f"{log.name} exited {code}:", *errors[-10:], sep="\n  ")
+
+
 def crawl_case(site: Path, pages: int, processes: int, work: Path) -> dict[str, Any]:
     log = work / f"site-{processes}.log"
     server = subprocess.Popen(
@@ -124,6 +132,7 @@ def crawl_case(site: Path, pages: int, processes: int, work: Path) -> dict[str, 
             ]
             codes = [proc.wait() for proc in procs]
             wall = time.perf_counter() - started
+            show_failures(codes, [work / f"crawl-{processes}-{n}.log" for n in range(processes)])
             engine = create_engine(store)
             with engine.connect() as conn:
                 stored = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
@@ -190,6 +199,7 @@ def writers_case(site: Path, writers: int, work: Path) -> dict[str, Any]:
         ]
         codes = [proc.wait() for proc in procs]
         wall = time.perf_counter() - started
+        show_failures(codes, logs)
         engine = create_engine(store)
         with engine.connect() as conn:
             stored = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STAT_PREFIX = "news/"
+# Seconds this run held a shared store's decision lock (db.base.StoreBase.lock_decisions).
+HELD_STAT = f"{STAT_PREFIX}store/decision_held_seconds"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 # Sent (store=, reason=) when a run is about to be closed in the ledger, while the store is
@@ -143,6 +146,8 @@ class CrawlStore:
         self._sealed = False
         # The fleet's id when the run is one process of a fleet (crawler.frontier).
         self.fleet_id: str | None = None
+        # When this run took a shared store's decision lock (perf_counter), until it ends.
+        self.decision_started: float | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlStore:
@@ -181,6 +186,14 @@ class CrawlStore:
             store.commit()
         except StoreError as exc:
             self.fail(exc)
+        self.decision_ended()
+
+    def decision_ended(self) -> None:
+        """The decision lock was released (a commit): its time held goes into the stats."""
+        if self.decision_started is not None and self.stats is not None:
+            held = time.perf_counter() - self.decision_started
+            self.stats.inc_value(HELD_STAT, held)  # type: ignore[arg-type]
+        self.decision_started = None
 
     @classmethod
     def of(cls, crawler: Crawler, component: str) -> CrawlStore:

@@ -91,11 +91,11 @@ def _postgresql_engine(url: str, writer: bool) -> Engine:
         # next run. The same trade as SQLite's synchronous=NORMAL above.
         cursor = dbapi_connection.cursor()
         cursor.execute("SET synchronous_commit = off")
-        # The driver prepares the look-ups on the server, and PostgreSQL may then keep one
-        # generic plan for them, made while the store was small: it scans every article of
-        # the store for each look-up, slower with every article stored. A plan made for the
-        # statement's own band keys, from current statistics, costs a fraction of a
-        # millisecond and stays an index probe.
+        # The driver prepares the look-ups on the server, and PostgreSQL may keep one generic
+        # plan for each, made while the store was small, that reads a whole LSH index per
+        # look-up: slower with every article stored. A plan made at each call sees the
+        # tables' current size (and the band keys) and stays an index probe, for a fraction
+        # of a millisecond of planning.
         cursor.execute("SET plan_cache_mode = force_custom_plan")
         cursor.close()
         dbapi_connection.commit()

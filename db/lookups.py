@@ -7,6 +7,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Integer, Row, bindparam, func, literal, select, union_all
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.types import NullType
 
 from db.base import DEDUP_LSH, STORY_LSH, StoreBase, articles, lsh_buckets, sources, stories
 from db.records import CanonicalMatch, DedupCandidates, StoredArticle, StoryMatch
@@ -24,6 +27,36 @@ _CANONICAL_COLUMNS = (
 )
 # Rows of the dedup look-up, by what found them.
 _BY_URL, _BY_HASH, _BY_BAND = 1, 0, 2
+
+
+class _InBuckets(ColumnElement[Any]):
+    """``id IN (members)``, written so that each database reads the buckets first and then
+    the few articles they name, whatever its statistics say (see the compilers below)."""
+
+    # Untyped: as a Boolean, SQLAlchemy would write "(…) = 1" on SQLite, which has no
+    # boolean type, and SQLite plans that less well than the bare IN.
+    type = NullType()
+    inherit_cache = False  # built once per statement shape (the lru_caches below)
+
+    def __init__(self, column: Any, members: Any) -> None:
+        self.column = column
+        self.members = members
+
+
+@compiles(_InBuckets)
+def _in_buckets(element: _InBuckets, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"{column} IN ({compiler.process(element.members, **kw)})"
+
+
+@compiles(_InBuckets, "postgresql")
+def _in_buckets_postgresql(element: _InBuckets, compiler: Any, **kw: Any) -> str:
+    # As an IN, PostgreSQL may plan a join that probes the buckets once per article, which
+    # it does when its statistics say the tables are small (a new store, autovacuum off):
+    # every look-up then costs a pass over the store. ARRAY(subquery) is computed once,
+    # through the buckets' key, and the articles are found by id.
+    column = compiler.process(element.column, **kw)
+    return f"{column} = ANY(ARRAY({compiler.process(element.members, **kw)}))"
 
 
 def _bucket_members(lsh: int, count: int) -> Any:
@@ -60,7 +93,7 @@ def _dedup_lookup(count: int) -> Any:
         return _URL_OR_HASH
     in_buckets = _dedup_part(
         _BY_BAND,
-        articles.c.id.in_(_bucket_members(DEDUP_LSH, count)),
+        _InBuckets(articles.c.id, _bucket_members(DEDUP_LSH, count)),
         articles.c.duplicate_of.is_(None),
     )
     return union_all(_URL_ROW, _HASH_ROWS, in_buckets)
@@ -74,7 +107,7 @@ def _story_matches(count: int) -> Any:
         func.coalesce(articles.c.published_at, articles.c.fetched_at).label("date"),
         articles.c.story_signature,
     ).where(
-        articles.c.id.in_(_bucket_members(STORY_LSH, count)),
+        _InBuckets(articles.c.id, _bucket_members(STORY_LSH, count)),
         articles.c.duplicate_of.is_(None),
         articles.c.story_signature.is_not(None),
     )

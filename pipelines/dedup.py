@@ -182,6 +182,7 @@ class DedupPipeline:
         if store.shared:
             waited = time.perf_counter()
             store.lock_decisions()
+            self.crawl_store.decision_started = time.perf_counter()
             if self.stats is not None:
                 # Scrapy's hint says int; the collector adds any number.
                 self.stats.inc_value(LOCK_WAIT_STAT, time.perf_counter() - waited)  # type: ignore[arg-type]

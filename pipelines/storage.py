@@ -162,6 +162,7 @@ class StoragePipeline:
             self.store.refresh_stories(self._touched_stories)
             self._touched_stories.clear()
             self.store.commit()
+            self.crawl_store.decision_ended()
             self._committed += self._pending.total()
             if self._committed >= self._next_analyze:
                 # PostgreSQL's planner needs statistics that follow the store's growth
