@@ -14,9 +14,11 @@ on a noisy machine:
   crawl's steady part (first to last article answered, from the site's log), wall time
   with start-up and the idle wait, and the speed-up against one process.
 - **writers**: N `scrapy crawl files` processes, each over its own folder of the same
-  pages, into one PostgreSQL store at once: articles/s the store took, and the share of the
-  writers' time spent waiting for the store's decision lock (the stat
-  ``news/store/decision_lock_seconds``), which is what N writers contend on.
+  pages, into one PostgreSQL store at once: articles/s the store took, the share of the
+  writers' time spent waiting for the store's decision lock (``waiting``, from the stat
+  ``news/store/decision_lock_seconds``), how much of the run the lock was held (``lock
+  busy``, from ``news/store/decision_held_seconds``: near 1, the lock bounds the writers),
+  and the milliseconds it was held per article.
 
 Needs PostgreSQL (NEWSDEDUP_BENCH_POSTGRES, default postgresql+psycopg://postgres@127.0.0.1:5432/test:
 a database is made per run and dropped) and Redis (NEWSDEDUP_BENCH_REDIS, default
@@ -205,6 +207,7 @@ def writers_case(site: Path, writers: int, work: Path) -> dict[str, Any]:
             stored = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
         engine.dispose()
     waits = [stats_of(log).get("news/store/decision_lock_seconds", 0.0) for log in logs]
+    held = [stats_of(log).get("news/store/decision_held_seconds", 0.0) for log in logs]
     return {
         "writers": writers,
         "exit_codes": codes,
@@ -213,6 +216,10 @@ def writers_case(site: Path, writers: int, work: Path) -> dict[str, Any]:
         "articles_per_s": stored / wall,
         "decision_lock_seconds": waits,
         "lock_share_of_wall": sum(waits) / (wall * writers),
+        "decision_held_seconds": held,
+        # How busy the store's decision lock was: near 1, it is what bounds the writers.
+        "lock_busy_share": sum(held) / wall,
+        "held_ms_per_article": 1000 * sum(held) / stored if stored else None,
     }
 
 
@@ -248,11 +255,12 @@ def main() -> None:
             f"{run['efficiency']:10.2f}  {run['stored']:>6}  {run['wall_seconds']:6.1f}  "
             f"{run['exit_codes']}"
         )
-    print("\nwriters  articles/s  lock share  stored  exit codes")
+    print("\nwriters  articles/s  waiting  lock busy  held ms/article  stored  exit codes")
     for run in writers:
         print(
             f"{run['writers']:>7}  {run['articles_per_s']:10.1f}  "
-            f"{run['lock_share_of_wall']:10.3f}  {run['stored']:>6}  {run['exit_codes']}"
+            f"{run['lock_share_of_wall']:7.3f}  {run['lock_busy_share']:9.3f}  "
+            f"{run['held_ms_per_article']:15.1f}  {run['stored']:>6}  {run['exit_codes']}"
         )
     write_results(results, args.output, "fleet")
 
