@@ -154,7 +154,7 @@ def crawl_case(site: Path, pages: int, processes: int, work: Path) -> dict[str, 
     answered = [
         float(line.split(" ", 1)[0])
         for line in log.read_text().splitlines()
-        if re.search(r" /p\d+\.html$", line)
+        if re.match(r"\S+ /p\d+\.html ", line)
     ]
     steady = max(answered) - min(answered) if len(answered) > 1 else float("nan")
     return {

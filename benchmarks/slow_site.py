@@ -5,8 +5,8 @@ HTTP on a loopback port, each response held back a random 200-500 ms (or --delay
 
 prints its port, then serves until killed. The fleet benchmark and the fleet tests crawl it:
 with that latency a crawl waits on the network, as crawls of the web do, so more processes
-fetch more pages a second even on two cores. --log appends "UNIX-TIME PATH" to FILE for each
-request, as it is answered.
+fetch more pages a second even on two cores. --log appends "UNIX-TIME PATH USER-AGENT" to FILE
+for each request, as it is answered.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def serve(root: Path, delay: tuple[float, float], log: Path | None) -> Threading
             time.sleep(random.uniform(*delay))
             if log is not None:
                 with lock, log.open("a") as out:
-                    out.write(f"{time.time():.3f} {self.path}\n")
+                    agent = self.headers.get("User-Agent", "-")
+                    out.write(f"{time.time():.3f} {self.path} {agent}\n")
             file = (root / unquote(urlsplit(self.path).path).lstrip("/")).resolve()
             if root not in file.parents or not file.is_file():
                 self.answer(404, b"<html><body>Not found</body></html>", "text/html")

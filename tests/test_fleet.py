@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,6 @@ from tests.webpages import EVERY_NAME, article, sample, sitemap_index, urlset
 SYNDICATED = EVERY_NAME[:8]  # exact copies on the partner's host
 EDITED = EVERY_NAME[8:14]  # lightly edited copies on the partner's host
 PRINTED = EVERY_NAME[14:18]  # the publisher's own print pages
-DELAY = ("--delay", "0.03", "0.08", "--log")
 BOTH_HOSTS = ("-a", "allowed=127.0.0.1,localhost")
 
 
@@ -37,8 +36,12 @@ class FleetSite:
     urls: list[str]
 
     def requests(self) -> Counter[str]:
+        return Counter(path for path, _agent in self.answered())
+
+    def answered(self) -> list[tuple[str, str]]:
+        """(path, user agent) of every request answered, in order."""
         lines = self.log.read_text().splitlines() if self.log.exists() else []
-        return Counter(line.split(" ", 1)[1] for line in lines)
+        return [(line.split(" ", 2)[1], line.split(" ", 2)[2]) for line in lines]
 
 
 def write_pages(root: Path) -> None:
@@ -59,15 +62,16 @@ def write_pages(root: Path) -> None:
 
 
 @contextmanager
-def fleet_site(tmp_path: Path) -> Iterator[FleetSite]:
+def fleet_site(tmp_path: Path, delay: tuple[str, str] = ("0.03", "0.08")) -> Iterator[FleetSite]:
     """The site, served by benchmarks/slow_site.py; its sitemap index names three sitemaps,
     the partner's pages are on the host "localhost" (another site), the publisher's on
     127.0.0.1."""
     root = tmp_path / "www"
     write_pages(root)
     log = tmp_path / "requests.log"
+    options = ("--delay", *delay, "--log", str(log))
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "slow_site.py"), str(root), *DELAY, str(log)],
+        [sys.executable, str(ROOT / "benchmarks" / "slow_site.py"), str(root), *options],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -103,7 +107,9 @@ def fleet_command(
         f"NEWS_DATABASE_URL={store}",
         f"NEWS_FRONTIER_URL={url}",
         f"NEWS_FRONTIER_NAME={name}",
-        "NEWS_FRONTIER_IDLE=2",
+        # Longer than a process takes to start on a busy machine: one that starts late
+        # must still find the fleet there, or it would begin a crawl of its own.
+        "NEWS_FRONTIER_IDLE=8",
         *settings,
     )
 
@@ -200,6 +206,14 @@ def check_store(store: str, site: FleetSite) -> dict[str, tuple]:
         assert {entry[2] for entry in pair} == {None, "exact"}
     assert set(ids) == {value[0] for value in stored.values()}
     return stored
+
+
+def wait_for(site: FleetSite, whose: Callable[[str], bool], count: int) -> None:
+    """Until COUNT requests of agents WHOSE were answered (at most two minutes)."""
+    deadline = time.monotonic() + 120
+    while sum(whose(agent) for _path, agent in site.answered()) < count:
+        assert time.monotonic() < deadline, "the crawl did not start"
+        time.sleep(0.05)
 
 
 def keys_left(frontier: tuple[str, str]) -> list[bytes]:
@@ -333,46 +347,50 @@ def test_runs_share_a_postgres_store_without_a_frontier(tmp_path, postgres_url):
 
 @pytest.mark.slow
 def test_a_killed_process_loses_only_its_pages_in_flight(tmp_path, postgres_url, frontier):
-    with fleet_site(tmp_path) as site:
+    with fleet_site(tmp_path, ("0.2", "0.4")) as site:
         command = fleet_command(site, postgres_url, frontier)
-        processes = [start(command, tmp_path / f"process-{n}.log") for n in range(3)]
-        victim = processes[1]
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            stored = (
-                rows(postgres_url, "SELECT count(*) FROM articles")
-                if _has_articles(postgres_url)
-                else [(0,)]
-            )
-            if stored[0][0] >= 15:
-                break
-            time.sleep(0.2)
+        # The victim starts first, slowly (two requests at a time), and names itself to the
+        # site, so that its fetches can be told apart; the others join once it crawls, and
+        # it is killed once they do too.
+        victim = start(
+            [*command, "-s", "USER_AGENT=victim", "-s", "CONCURRENT_REQUESTS=2"],
+            tmp_path / "victim.log",
+        )
+        wait_for(site, lambda agent: agent == "victim", 3)
+        processes = [start(command, tmp_path / f"process-{n}.log") for n in range(2)]
+        wait_for(site, lambda agent: agent != "victim", 3)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
-        survivors = wait_all([processes[0], processes[2]])
-        between = rows(postgres_url, "SELECT count(*) FROM articles")[0][0]
+        survivors = wait_all(processes)
         rerun = wait_all([start(command, tmp_path / "rerun.log")])
         rerun_log = (tmp_path / "rerun.log").read_text()
         requested = site.requests()
+        answered = site.answered()
 
     assert survivors == [0, 0]
     assert rerun == [0], rerun_log[-3000:]
-    assert between <= len(site.urls)
-    check_store(postgres_url, site)
-    # Pages are fetched again only when they were not stored: at most the victim's
-    # pages in flight (CONCURRENT_REQUESTS_PER_DOMAIN=8 on each of two hosts).
+    after = check_store(postgres_url, site)
+    # What the victim fetched and had not committed, and only that, was fetched again.
     listings = {"/sitemap.xml", "/sitemap-0.xml", "/sitemap-1.xml", "/sitemap-2.xml"}
-    refetched = sum(n - 1 for path, n in requested.items() if path not in listings)
-    assert refetched <= 16
-    # The rerun closed the victim's row, and its own is a fleet of one.
+    [victim_run] = rows(postgres_url, f"SELECT id FROM crawl_runs WHERE pid = {victim.pid}")
+    victim_stored = {
+        url.split("/", 3)[3]
+        for (url,) in rows(postgres_url, f"SELECT url FROM articles WHERE run_id = {victim_run[0]}")
+    }
+    victim_fetched = {
+        path.lstrip("/") for path, agent in answered if agent == "victim" and path not in listings
+    }
+    refetched = {
+        path.lstrip("/") for path, n in requested.items() if n > 1 and path not in listings
+    }
+    assert victim_fetched, "the victim was killed before it fetched anything"
+    assert refetched == victim_fetched - victim_stored
+    assert len(after) == len(site.urls)
+    # The rerun closed the victim's row; its own run finished.
     statuses = rows(postgres_url, "SELECT pid, status FROM crawl_runs ORDER BY id")
     assert (victim.pid, "killed") in statuses
     assert statuses[-1][1] == "finished"
     assert keys_left(frontier) == []
-
-
-def _has_articles(store: str) -> bool:
-    return bool(rows(store, "SELECT to_regclass('articles') IS NOT NULL")[0][0])
 
 
 def test_a_fleet_shares_out_warc_files(tmp_path, postgres_url, frontier):
