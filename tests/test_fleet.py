@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -438,3 +440,85 @@ def page_of(name: str) -> bytes:
 def _stat(log: str, name: str) -> int:
     found = re.search(rf"'{re.escape(name)}': (\d+)", log)
     return int(found.group(1)) if found else 0
+
+
+@contextmanager
+def own_redis(port: int) -> Iterator[subprocess.Popen[str]]:
+    """A Redis server of the test's own on PORT, which the test may stop and start."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("NEWSDEDUP_REQUIRE_REDIS"):
+            pytest.fail("redis-server not found")
+        pytest.skip("redis-server not found")
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    try:
+        yield server
+    finally:
+        server.kill()
+        server.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_a_fleet_rides_out_a_redis_restart(tmp_path, postgres_url):
+    port = free_port()
+    frontier = (f"redis://127.0.0.1:{port}/0", "restart")
+    with fleet_site(tmp_path, ("0.2", "0.4")) as site:
+        command = fleet_command(site, postgres_url, frontier, "NEWS_FRONTIER_RETRY=60")
+        with own_redis(port) as server:
+            processes = [start(command, tmp_path / f"process-{n}.log") for n in range(2)]
+            wait_for(site, lambda agent: True, 10)
+            server.kill()
+            server.wait()
+            time.sleep(2)
+        with own_redis(port):
+            codes = wait_all(processes)
+            logs = [(tmp_path / f"process-{n}.log").read_text() for n in range(2)]
+            # Redis kept nothing: what was queued is fetched by the next crawl.
+            rerun = wait_all([start(command, tmp_path / "rerun.log")])
+
+    assert codes == [0, 0], "\n".join(log[-3000:] for log in logs)
+    assert all("Frontier unreachable" in log for log in logs)
+    assert all("Traceback" not in log for log in logs)
+    assert rerun == [0]
+    check_store(postgres_url, site)
+
+
+@pytest.mark.slow
+def test_a_fleet_without_its_redis_stops_with_the_reason(tmp_path, postgres_url):
+    port = free_port()
+    frontier = (f"redis://127.0.0.1:{port}/0", "lost")
+    with fleet_site(tmp_path, ("0.2", "0.4")) as site:
+        command = fleet_command(site, postgres_url, frontier, "NEWS_FRONTIER_RETRY=3")
+        with own_redis(port) as server:
+            processes = [start(command, tmp_path / f"process-{n}.log") for n in range(2)]
+            wait_for(site, lambda agent: True, 10)
+            server.kill()
+            server.wait()
+            codes = wait_all(processes, timeout=120)
+        logs = [(tmp_path / f"process-{n}.log").read_text() for n in range(2)]
+
+    assert codes == [1, 1], "\n".join(log[-3000:] for log in logs)
+    for log in logs:
+        assert f"Stopping the run: the frontier at redis://127.0.0.1:{port}/0 did not answer" in log
+        assert "Traceback" not in log
+    # What was stored stays, and is sound.
+    assert rows(postgres_url, "SELECT status FROM crawl_runs") == [("failed",), ("failed",)]

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from scrapy import Request, signals
+from scrapy import Request
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import Spider
@@ -105,8 +105,7 @@ class NewsSpider(Spider):
         self.sitemap_max_urls = 50_000
         self.listing_max_bytes = 50 * 1024 * 1024
         self.reached = 0  # sources (listings and start pages) that answered
-        # Sources another process of the fleet fetches (the shared filter dropped them here).
-        self.elsewhere = 0
+        self.unreached = 0  # and those that failed, here
         self.revisits: Revisits | None = None
         self.backlog: Backlog | None = None
 
@@ -138,8 +137,6 @@ class NewsSpider(Spider):
         # One process of a fleet: the listings are read once, by whichever process the
         # shared request filter lets through, and the backlog ends with the fleet.
         self.backlog.fleet = self.crawler.get_extension(Frontier)
-        if self.backlog.fleet is not None:
-            self.crawler.signals.connect(self._elsewhere, signal=signals.request_dropped)
         for url in self.sitemap_urls:
             yield self.backlog.track(self.listing_request(url, "sitemap"))
         for url in self.feed_urls:
@@ -403,17 +400,16 @@ class NewsSpider(Spider):
             evidence=page_evidence(response, url, listed if isinstance(listed, Listed) else None),
         )
 
-    def _elsewhere(self, request: Request, **_kwargs: Any) -> None:
-        if request.meta.get(LISTING_META) or request.meta.get("hops") == 0:
-            self.elsewhere += 1
-
     def closed(self, reason: str) -> None:
-        if (
-            reason == "finished"
-            and self.reached == 0
-            and self.elsewhere == 0
-            and (self.sitemap_urls or self.feed_urls or self.start_pages)
-        ):
+        if self.backlog is not None and self.backlog.fleet is not None:
+            # In a fleet, any process may fetch the sources this one queued: only the one
+            # that saw them fail, and none answer, can tell.
+            unreachable = self.unreached > 0 and self.reached == 0
+        else:
+            unreachable = self.reached == 0 and bool(
+                self.sitemap_urls or self.feed_urls or self.start_pages
+            )
+        if reason == "finished" and unreachable:
             # Logged as an error, so the run is marked failed and exits 1.
             logger.error("news: no source could be reached")
 
@@ -425,6 +421,8 @@ class NewsSpider(Spider):
         if self.backlog is not None:
             self.backlog.done(meta)
         url = request.url if request is not None else "?"
+        if meta.get(LISTING_META) or meta.get("hops") == 0:
+            self.unreached += 1
         if isinstance(failure.value, Refused):
             # The middleware that refused it has logged and counted it.
             if self.revisits is not None and meta.get(ARTICLE_META):
