@@ -19,6 +19,7 @@ import os
 import socket
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -40,10 +41,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# scrapy-redis 0.9 still hands the spider to the stats collector, which Scrapy deprecates:
+# two warnings in every fleet process's log that no operator can act on.
+warnings.filterwarnings(
+    "ignore", message="Passing a 'spider' argument to StatsCollector", module="scrapy_redis"
+)
+
 T = TypeVar("T")
 
-# A process whose heartbeat is older than this, on another host, is gone (killed, or its
-# machine down). On this host a gone process is known at once, by its pid.
+# A process whose heartbeat is older than this is gone (killed, or its machine down). On
+# this host a gone process is known at once, by its pid.
 LIVE_SECONDS = 30.0
 # How often a process tells the others it is alive, and whether it has work.
 BEAT_SECONDS = 0.5
@@ -218,7 +225,7 @@ class Frontier:
             logger.info("Last process of fleet %s out: the frontier is cleared", self.fleet_id)
 
     def prune(self) -> None:
-        """Forget the processes that are gone: on this host, by pid; elsewhere, by their
+        """Forget the processes that are gone: on this host, by pid; anywhere, by their
         heartbeat's age."""
         workers = self.call(lambda: self.server.hgetall(self.keys["workers"]))
         if not workers:
@@ -231,6 +238,7 @@ class Frontier:
             pid = int(rest.split(":", 1)[0] or 0)
             if worker == self.me:
                 continue
+            # By its age too on this host: a pid may have been reused.
             if (host == self.host and not process_alive(pid)) or now - float(seen) > LIVE_SECONDS:
                 gone.append(worker)
         if gone:

@@ -477,48 +477,51 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.slow
-def test_a_fleet_rides_out_a_redis_restart(tmp_path, postgres_url):
+def crawl_through_outage(
+    tmp_path: Path, store: str, retry: str, *, back: bool
+) -> tuple[FleetSite, list[int], list[str], list[int]]:
+    """Two processes on a Redis of the test's own, which dies once they crawl; BACK starts
+    it again (empty) two seconds later, and runs the crawl once more after them. Returns
+    the site, the processes' exit codes and logs, and the rerun's exit code."""
     port = free_port()
-    frontier = (f"redis://127.0.0.1:{port}/0", "restart")
+    frontier = (f"redis://127.0.0.1:{port}/0", "outage")
     with fleet_site(tmp_path, ("0.2", "0.4")) as site:
-        command = fleet_command(site, postgres_url, frontier, "NEWS_FRONTIER_RETRY=60")
+        command = fleet_command(site, store, frontier, f"NEWS_FRONTIER_RETRY={retry}")
         with own_redis(port) as server:
             processes = [start(command, tmp_path / f"process-{n}.log") for n in range(2)]
             wait_for(site, lambda agent: True, 10)
             server.kill()
             server.wait()
+            if not back:
+                codes = wait_all(processes, timeout=120)
+        rerun = []
+        if back:
             time.sleep(2)
-        with own_redis(port):
-            codes = wait_all(processes)
-            logs = [(tmp_path / f"process-{n}.log").read_text() for n in range(2)]
-            # Redis kept nothing: what was queued is fetched by the next crawl.
-            rerun = wait_all([start(command, tmp_path / "rerun.log")])
+            with own_redis(port):
+                codes = wait_all(processes)
+                rerun = wait_all([start(command, tmp_path / "rerun.log")])
+    logs = [(tmp_path / f"process-{n}.log").read_text() for n in range(2)]
+    return site, codes, logs, rerun
 
+
+@pytest.mark.slow
+def test_a_fleet_rides_out_a_redis_restart(tmp_path, postgres_url):
+    site, codes, logs, rerun = crawl_through_outage(tmp_path, postgres_url, "60", back=True)
     assert codes == [0, 0], "\n".join(log[-3000:] for log in logs)
     assert all("Frontier unreachable" in log for log in logs)
     assert all("Traceback" not in log for log in logs)
+    # Redis kept nothing: what was queued was fetched by the next crawl.
     assert rerun == [0]
     check_store(postgres_url, site)
 
 
 @pytest.mark.slow
 def test_a_fleet_without_its_redis_stops_with_the_reason(tmp_path, postgres_url):
-    port = free_port()
-    frontier = (f"redis://127.0.0.1:{port}/0", "lost")
-    with fleet_site(tmp_path, ("0.2", "0.4")) as site:
-        command = fleet_command(site, postgres_url, frontier, "NEWS_FRONTIER_RETRY=3")
-        with own_redis(port) as server:
-            processes = [start(command, tmp_path / f"process-{n}.log") for n in range(2)]
-            wait_for(site, lambda agent: True, 10)
-            server.kill()
-            server.wait()
-            codes = wait_all(processes, timeout=120)
-        logs = [(tmp_path / f"process-{n}.log").read_text() for n in range(2)]
-
+    _site, codes, logs, _rerun = crawl_through_outage(tmp_path, postgres_url, "3", back=False)
     assert codes == [1, 1], "\n".join(log[-3000:] for log in logs)
     for log in logs:
-        assert f"Stopping the run: the frontier at redis://127.0.0.1:{port}/0 did not answer" in log
+        assert "Stopping the run: the frontier at redis://127.0.0.1:" in log
+        assert "did not answer for 3 s (NEWS_FRONTIER_RETRY)" in log
         assert "Traceback" not in log
     # What was stored stays, and is sound.
     assert rows(postgres_url, "SELECT status FROM crawl_runs") == [("failed",), ("failed",)]
