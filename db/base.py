@@ -101,6 +101,7 @@ class StoreBase:
         self._conn: Connection | None = None
         self._driver_statements: dict[Any, _DriverStatement] = {}
         self._cursor: Any = None
+        self._shared = make_url(url).get_backend_name() == "postgresql"
 
     @property
     def display_url(self) -> str:
@@ -139,7 +140,7 @@ class StoreBase:
     def shared(self) -> bool:
         """Whether several runs may write the store at once. PostgreSQL, yes; a SQLite file
         has one writer, and its runs take turns (db.runs)."""
-        return make_url(self.url).get_backend_name() == "postgresql"
+        return self._shared
 
     def lock_decisions(self) -> None:
         """On a shared store, hold the store's decision lock until this transaction ends.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,9 +35,6 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
-
-# Seconds this run waited for the decision lock of a shared store (and took it).
-LOCK_WAIT_STAT = "news/store/decision_lock_seconds"
 
 
 def text_fingerprint(
@@ -72,8 +68,7 @@ class DedupPipeline:
     otherwise it is dropped as already stored. ``item.duplicate_kind`` tells a copy on its
     canonical's site (``exact``, ``near``) from syndication (``syndicated``: another site,
     or a page whose canonical link names another site).
-    Stats: ``news/items/already_stored``, ``news/store/decision_lock_seconds`` (a shared
-    store: the time spent waiting for, and taking, the decision lock).
+    Stats: ``news/items/already_stored``.
     """
 
     def __init__(
@@ -175,17 +170,11 @@ class DedupPipeline:
         fingerprint = item.derived.dedup
         assert fingerprint is not None
         item.content_hash = fingerprint.content_hash
+        # On a shared store, the decision lock is held from here to the article's commit.
+        self.crawl_store.lock_decisions(store)
         # One statement for the URL, the exact text and the near-duplicate candidates; the
         # index lives in the store, so rows of the open batch count, and nothing in it can
         # point at a row that was never committed.
-        # On a shared store, the decision lock is held from here to the article's commit.
-        if store.shared:
-            waited = time.perf_counter()
-            store.lock_decisions()
-            self.crawl_store.decision_started = time.perf_counter()
-            if self.stats is not None:
-                # Scrapy's hint says int; the collector adds any number.
-                self.stats.inc_value(LOCK_WAIT_STAT, time.perf_counter() - waited)  # type: ignore[arg-type]
         found = store.dedup_candidates(item.url, item.content_hash, fingerprint.bands)
         near = found.near
         if found.url_stored:
