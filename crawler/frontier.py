@@ -98,14 +98,12 @@ def frontier_keys(name: str) -> dict[str, str]:
 
 class FrontierAddon:
     """Turns the shared frontier on when ``NEWS_FRONTIER_URL`` is set (in ADDONS): the
-    scheduler becomes scrapy-redis's, keyed for this project, and kept between the
-    processes' exits (the last one out clears it, see Frontier)."""
+    scheduler becomes scrapy-redis's (FleetScheduler)."""
 
     def update_settings(self, settings: BaseSettings) -> None:
         if not settings.get("NEWS_FRONTIER_URL"):
             return
         settings.set("SCHEDULER", "crawler.frontier.FleetScheduler", priority="addon")
-        settings.set("SCHEDULER_PERSIST", True, priority="addon")
 
 
 class Frontier:
@@ -128,6 +126,8 @@ class Frontier:
         self.idle = idle
         self.retry = retry
         self.keys = frontier_keys(name)
+        # As the Lua scripts take them: the registry first, the fleet's id third.
+        self.ordered = list(self.keys.values())
         self.server = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self.host = socket.gethostname()
         self.me = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -203,21 +203,18 @@ class Frontier:
 
     def join(self) -> None:
         keys = self.keys
-        order = [keys[name] for name in ("workers", "busy", "fleet", "requests", "seen", "files")]
         self.prune()
         candidate = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"
         now = self.now()
-        fleet = self.call(lambda: self._join(keys=order, args=[self.me, now, candidate]))
+        fleet = self.call(lambda: self._join(keys=self.ordered, args=[self.me, now, candidate]))
         self.fleet_id = _text(fleet)
         self.call(lambda: self.server.hset(keys["busy"], self.me, now))
         logger.info("Joined fleet %s at %s as %s", self.fleet_id, self.url, self.me)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        keys = self.keys
-        order = [keys[name] for name in ("workers", "busy", "fleet", "requests", "seen", "files")]
         try:
             self.prune()
-            last = self.call(lambda: self._leave(keys=order, args=[self.me]))
+            last = self.call(lambda: self._leave(keys=self.ordered, args=[self.me]))
         except FrontierLost as exc:
             logger.error("Could not leave the fleet cleanly: %s", exc)
             return
