@@ -138,6 +138,15 @@ def rows(store: str, sql: str) -> list[tuple]:
         engine.dispose()
 
 
+def execute(store: str, sql: str) -> None:
+    engine = create_engine(store)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
 def check_store(store: str, site: FleetSite) -> dict[str, tuple]:
     """The invariants of a one-at-a-time order, and every listed URL stored once. Returns
     the articles by URL: (id, duplicate_of, duplicate_kind, story_id)."""
@@ -525,3 +534,34 @@ def test_a_fleet_without_its_redis_stops_with_the_reason(tmp_path, postgres_url)
         assert "Traceback" not in log
     # What was stored stays, and is sound.
     assert rows(postgres_url, "SELECT status FROM crawl_runs") == [("failed",), ("failed",)]
+
+
+def test_dupes_apply_waits_for_no_crawl_on_a_shared_store(tmp_path, postgres_url):
+    """A shared store takes crawls side by side, but not a rewrite of their decisions."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name in EVERY_NAME[:6]:
+        title, paragraphs = sample(name)
+        (folder / f"{name}.txt").write_text("\n\n".join([title, *paragraphs]), "utf-8")
+    store = f"NEWS_DATABASE_URL={postgres_url}"
+    crawl = run_scrapy(["crawl", "files", "-a", f"path={folder}"], tmp_path / "unused.db", store)
+    assert crawl.returncode == 0, crawl.stderr[-2000:]
+    apply = ["dupes", "--threshold", "0.6", "--apply"]
+    # A crawl of this process's (alive, on this host) is running.
+    execute(
+        postgres_url,
+        "INSERT INTO crawl_runs (spider, arguments, started_at, status, items_new, "
+        "items_exact_duplicate, items_near_duplicate, items_already_stored, items_dropped, "
+        "dropped_reasons, errors, pid, hostname) VALUES ('news', '{}', now(), 'running', "
+        f"0, 0, 0, 0, 0, '{{}}', 0, {os.getpid()}, '{socket.gethostname()}')",
+    )
+    refused = run_scrapy(apply, tmp_path / "unused.db", store)
+    assert refused.returncode == 4
+    assert "is still running" in refused.stderr
+    assert rows(postgres_url, "SELECT count(*) FROM crawl_runs WHERE spider = 'dupes'") == [(0,)]
+    execute(postgres_url, "UPDATE crawl_runs SET status = 'finished' WHERE status = 'running'")
+    applied = run_scrapy(apply, tmp_path / "unused.db", store)
+    assert applied.returncode == 0, applied.stderr[-2000:]
+    assert rows(postgres_url, "SELECT status FROM crawl_runs WHERE spider = 'dupes'") == [
+        ("finished",)
+    ]
