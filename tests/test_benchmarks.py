@@ -4,6 +4,7 @@ not to a test)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,41 @@ def test_document_memory_benchmark_runs_end_to_end(tmp_path):
         assert measured["large"]["crawl_mb"] > 30
     assert results["workers_2"]["large"]["workers_mb"] > 30
     assert results["workers_1"]["large"]["workers_mb"] == 0
+
+
+@pytest.mark.slow
+def test_fleet_harness_measures_both_cases(tmp_path, postgres_url, frontier):
+    """benchmarks/fleet.py on 40 pages, with 1 and 2 processes. It makes its own databases
+    on the tests' server and its own crawl names in Redis; the two fixtures are here for
+    their checks that the servers are up (a skip, or in CI a failure)."""
+    from tests.conftest import REDIS_URL, SERVER_URL
+
+    output = tmp_path / "fleet.json"
+    arguments = ("--pages", "40", "--processes", "1", "2", "--output", str(output))
+    run = subprocess.run(
+        [sys.executable, "benchmarks/fleet.py", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={
+            **os.environ,
+            "NEWSDEDUP_BENCH_POSTGRES": SERVER_URL,
+            "NEWSDEDUP_BENCH_REDIS": REDIS_URL,
+        },
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(output.read_text())
+    assert [crawl["processes"] for crawl in results["crawl"]] == [1, 2]
+    for crawl in results["crawl"]:
+        assert crawl["exit_codes"] == [0] * crawl["processes"]
+        assert crawl["stored"] == 40 and crawl["pages_answered"] == 40
+        assert len(crawl["stored_per_process"]) == crawl["processes"]
+        assert crawl["pages_per_s"] > 0
+    assert results["crawl"][0]["speedup"] == 1.0
+    for writers in results["writers"]:
+        assert writers["exit_codes"] == [0] * writers["writers"]
+        assert writers["stored"] == 40
+        assert writers["held_ms_per_article"] > 0
+        assert 0 <= writers["lock_share_of_wall"] < 1
