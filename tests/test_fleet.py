@@ -269,6 +269,7 @@ def test_three_processes_are_one_crawl(tmp_path, postgres_url, frontier):
     assert keys_left(frontier) == []
 
 
+@pytest.mark.slow
 def test_a_second_fleet_fetches_only_what_is_new(tmp_path, postgres_url, frontier):
     with fleet_site(tmp_path) as site:
         command = fleet_command(site, postgres_url, frontier)
