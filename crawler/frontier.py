@@ -112,10 +112,9 @@ class Frontier:
 
     Settings: ``NEWS_FRONTIER_URL`` (``redis://HOST:PORT/DB``), ``NEWS_FRONTIER_NAME``
     (the crawl's name in Redis: processes with the same URL and name are one fleet),
-    ``NEWS_FRONTIER_IDLE``
-    (seconds an empty frontier is waited on, with no process working, before this one
-    leaves), ``NEWS_FRONTIER_RETRY`` (seconds Redis may be unreachable before the run
-    stops, retried with backoff meanwhile).
+    ``NEWS_FRONTIER_IDLE`` (seconds an empty frontier is waited on, with no process
+    working, before this one leaves), ``NEWS_FRONTIER_RETRY`` (seconds Redis may be
+    unreachable before the run stops, retried with backoff meanwhile).
     Stats: ``news/frontier/fleet_id``, ``news/frontier/unavailable`` (why a process asked
     to join a fleet could not).
     """

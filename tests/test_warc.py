@@ -17,16 +17,17 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from tests.conftest import ROOT, SAMPLE, CrawlResult, run_scrapy, scrapy_command
+from tests.webpages import sample
 
 HTML = [("Content-Type", "text/html; charset=utf-8")]
 NAMES = sorted(p.stem for p in SAMPLE.glob("*.txt"))
 
 
 def page(name: str, extra: str = "") -> bytes:
-    lines = [ln for ln in (SAMPLE / f"{name}.txt").read_text("utf-8").splitlines() if ln]
-    paragraphs = "".join(f"<p>{p}</p>" for p in [*lines[1:], extra] if p)
+    title, lines = sample(name)
+    paragraphs = "".join(f"<p>{p}</p>" for p in [*lines, extra] if p)
     return (
-        f"<html><head><title>{lines[0]}</title></head><body><article><h1>{lines[0]}</h1>"
+        f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
         f"{paragraphs}</article></body></html>"
     ).encode()
 
