@@ -24,11 +24,13 @@ class Fingerprint:
 
 @dataclass(frozen=True)
 class StoryPrint:
-    """What story grouping needs of an article: its story signature (b"" when it has no
-    story feature) and the signature's band keys."""
+    """What story grouping needs of an article: its story terms with their counts
+    (pipelines/storyfeatures.py), the MinHash signature of its strongest ones (b"" when it
+    has none) and the signature's band keys."""
 
     signature: bytes
     bands: tuple[int, ...]
+    terms: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Derived:
 
 
 class Derivation(Hashable, Protocol):
-    """Work a later stage does on the cleaned title and text alone (signatures, hashes),
+    """Work a later stage does on the cleaned title, text and language alone (signatures, hashes),
     registered with the crawl's store (crawler.store.CrawlStore.derive) and done where the
     text is cleaned: in a worker when there are several, so that the crawl process, which
     every article passes through in turn, keeps only the work that needs the store. A frozen
@@ -53,8 +55,9 @@ class Derivation(Hashable, Protocol):
         it takes."""
         ...
 
-    def make(self) -> Callable[[str | None, str], Fingerprint | StoryPrint]:
-        """The function of (title, text), made once per process (it may keep caches)."""
+    def make(self) -> Callable[[str | None, str, str | None], Fingerprint | StoryPrint]:
+        """The function of (title, text, language), made once per process (it may keep
+        caches)."""
         ...
 
 

@@ -108,6 +108,7 @@ RULES: dict[str, Rule] = {
     "NEWS_DEDUP_THRESHOLD": Rule(float, 0, 1, low_open=True),
     "NEWS_STORY_PERM": Rule(int, 16, 1024),
     "NEWS_STORY_THRESHOLD": Rule(float, 0, 1, low_open=True),
+    "NEWS_STORY_MERGE_THRESHOLD": Rule(float, 0, 1, low_open=True),
     "NEWS_STORY_WINDOW_DAYS": Rule(float, 0, low_open=True),
     "NEWS_ALLOW_PRIVATE_ADDRESSES": Rule(bool),
     "NEWS_FOLLOW_DEPTH": Rule(int, 0),

@@ -94,10 +94,12 @@ NEWS_TRAILER_MARKERS: list[str] = []
 NEWS_MINHASH_PERM = 128
 NEWS_SHINGLE_SIZE = 3
 NEWS_DEDUP_THRESHOLD = 0.45
-# Same-story grouping over story features, chosen on samples/stories
+# Same-story grouping: an article joins a story at this TF-IDF cosine to its centroid, and
+# two stories merge at this cosine of their centroids; chosen on real news pairs
 # (see docs/dedup-and-stories.md).
 NEWS_STORY_PERM = 128
-NEWS_STORY_THRESHOLD = 0.22
+NEWS_STORY_THRESHOLD = 0.28
+NEWS_STORY_MERGE_THRESHOLD = 0.3
 # Two articles can share a story only if their dates (published, else fetched) are this close.
 NEWS_STORY_WINDOW_DAYS = 7.0
 # Let the news spider fetch from private, loopback and link-local addresses (tests, intranets).

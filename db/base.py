@@ -19,6 +19,7 @@ from db.models import (
     Source,
     Story,
     StoryMerge,
+    TermCount,
     UnstoredUrl,
     WarcFile,
 )
@@ -34,6 +35,7 @@ lsh_buckets = cast(Table, LshBucket.__table__)
 unstored_urls = cast(Table, UnstoredUrl.__table__)
 article_versions = cast(Table, ArticleVersion.__table__)
 warc_files = cast(Table, WarcFile.__table__)
+term_counts = cast(Table, TermCount.__table__)
 
 # PostgreSQL advisory lock keys (one 64-bit space per database; "news" in the high bits).
 DECISIONS_LOCK = 0x6E657773_00000001

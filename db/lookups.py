@@ -105,7 +105,6 @@ def _story_matches(count: int) -> Any:
         articles.c.id,
         articles.c.story_id,
         func.coalesce(articles.c.published_at, articles.c.fetched_at).label("date"),
-        articles.c.story_signature,
     ).where(
         _InBuckets(articles.c.id, _bucket_members(STORY_LSH, count)),
         articles.c.duplicate_of.is_(None),
@@ -179,15 +178,24 @@ class Lookups(StoreBase):
         for row in self._canonical_pages(signature, signature.is_not(None), chunk=chunk):
             yield row.id, row.story_signature
 
-    def missing_story_signatures(self, chunk: int = 1000) -> list[tuple[int, str | None, str]]:
-        """(id, title, text) of up to CHUNK canonical articles with no story signature yet."""
+    def missing_story_signatures(
+        self, chunk: int = 1000
+    ) -> list[tuple[int, str | None, str, str | None, int]]:
+        """(id, title, text, language, story_id) of up to CHUNK canonical articles with no
+        story signature yet."""
         rows = self.conn.execute(
-            select(articles.c.id, articles.c.title, articles.c.text)
+            select(
+                articles.c.id,
+                articles.c.title,
+                articles.c.text,
+                articles.c.language,
+                articles.c.story_id,
+            )
             .where(articles.c.duplicate_of.is_(None), articles.c.story_signature.is_(None))
             .order_by(articles.c.id)
             .limit(chunk)
         ).all()
-        return [(row.id, row.title, row.text) for row in rows]
+        return [(row.id, row.title, row.text, row.language, row.story_id) for row in rows]
 
     def resolve_story(self, story_id: int) -> int | None:
         """The live story an id stands for (itself, or the story it was merged into)."""
@@ -214,6 +222,8 @@ class Lookups(StoreBase):
                 articles.c.story_id,
                 articles.c.story_similarity,
                 articles.c.duplicate_kind,
+                articles.c.language,
+                articles.c.story_evidence,
             ).order_by(articles.c.id)
         )
 

@@ -45,6 +45,9 @@ class Story(Base):
     source_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     first_seen: Mapped[datetime | None] = mapped_column(DateTime)
     last_seen: Mapped[datetime | None] = mapped_column(DateTime)
+    # The sum of its canonical articles' term vectors, cut to its heaviest terms
+    # (pipelines/storyvectors.py): what a new article is compared with.
+    centroid: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (Index("ix_stories_merged_into", "merged_into"),)
 
@@ -115,11 +118,15 @@ class Article(Base):
     similarity: Mapped[float | None] = mapped_column(Float)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), nullable=False)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
-    # MinHash of the story features (pipelines/storyfeatures.py); NULL until computed, which
-    # duplicates need only if they become canonical.
+    # MinHash of the strongest story terms (pipelines/storyfeatures.py); NULL until
+    # computed, which duplicates need only if they become canonical.
     story_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # The similarity by which a canonical article joined an existing story.
+    # The article's story terms as a vector (pipelines/storyvectors.py).
+    story_terms: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The TF-IDF cosine by which a canonical article joined an existing story's centroid,
+    # and the shared terms that weighed most in it.
     story_similarity: Mapped[float | None] = mapped_column(Float)
+    story_evidence: Mapped[str | None] = mapped_column(Text)
     # The page's own rel=canonical (or og:url) when it names another site: a syndication
     # signal; never the article's URL.
     canonical_url: Mapped[str | None] = mapped_column(Text)
@@ -154,6 +161,18 @@ class Source(Base):
     last_modified: Mapped[str | None] = mapped_column(Text)
     # When it was last fetched in full by a run that finished.
     fetched_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class TermCount(Base):
+    """How many canonical articles have a story term among their terms (``term`` is the
+    term's 32-bit key, pipelines/storyvectors.py); key 0 counts the articles themselves.
+    Kept in the article's own transaction, so the inverse document frequencies follow the
+    store as it grows."""
+
+    __tablename__ = "term_counts"
+
+    term: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    articles: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class LshBucket(Base):

@@ -34,7 +34,9 @@ class ArticleRecord:
     similarity: float | None = None
     story_id: int | None = None
     story_signature: bytes | None = None
+    story_terms: bytes | None = None
     story_similarity: float | None = None
+    story_evidence: str | None = None
     # The page's canonical link when it names another site (a syndication signal).
     canonical_url: str | None = None
     # None (canonical), "exact" or "near" (a copy on its canonical's site), "syndicated".
@@ -42,10 +44,14 @@ class ArticleRecord:
     # Band keys of the signatures, for a canonical article (see lsh_buckets); not columns.
     dedup_bands: tuple[int, ...] = ()
     story_bands: tuple[int, ...] = ()
+    # A canonical article's story term keys, counted in term_counts, and its story's
+    # centroid with the article in it (db/storyterms.py); not columns either.
+    story_term_keys: tuple[int, ...] = ()
+    story_centroid: bytes | None = None
 
 
 # The fields of ArticleRecord that are columns of ``articles`` (a test checks the two agree).
-INDEX_FIELDS = frozenset({"dedup_bands", "story_bands"})
+INDEX_FIELDS = frozenset({"dedup_bands", "story_bands", "story_term_keys", "story_centroid"})
 ARTICLE_COLUMNS = tuple(f.name for f in fields(ArticleRecord) if f.name not in INDEX_FIELDS)
 
 
@@ -56,7 +62,6 @@ class StoryMatch:
     id: int
     story_id: int
     date: datetime
-    story_signature: bytes
 
 
 @dataclass(frozen=True)

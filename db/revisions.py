@@ -30,7 +30,9 @@ REVISED_COLUMNS = (
     "canonical_url",
     "story_id",
     "story_signature",
+    "story_terms",
     "story_similarity",
+    "story_evidence",
 )
 
 
@@ -101,6 +103,11 @@ class Revisions(Writes):
             if record.duplicate_of is None:
                 self.add_buckets(DEDUP_LSH, previous.id, record.dedup_bands)
                 self.add_buckets(STORY_LSH, previous.id, record.story_bands)
+                if previous.duplicate_of is not None and record.story_term_keys:
+                    # Its terms are counted once, when it is first canonical.
+                    self.count_terms(record.story_term_keys)
+            if record.story_centroid is not None:
+                self.set_centroid(record.story_id or previous.story_id, record.story_centroid)
             return version
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot revise {record.url} in {self.display_url}: {exc}") from exc

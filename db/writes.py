@@ -12,7 +12,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from db.base import (
     DEDUP_LSH,
     STORY_LSH,
-    StoreBase,
     StoreError,
     articles,
     lsh_buckets,
@@ -21,6 +20,7 @@ from db.base import (
     story_merges,
 )
 from db.records import ARTICLE_COLUMNS, ArticleRecord, utcnow
+from db.storyterms import StoryTerms
 
 _INSERT_ARTICLE = insert(articles)
 _INSERT_STORY = insert(stories)
@@ -32,7 +32,7 @@ _SET_CANONICAL = (
 )
 
 
-class Writes(StoreBase):
+class Writes(StoryTerms):
     """Writes, in the store's open transaction: nothing here commits."""
 
     def add_article(self, record: ArticleRecord, *, run_id: int | None) -> tuple[int, int]:
@@ -76,9 +76,11 @@ class Writes(StoreBase):
 
     # -- stories -----------------------------------------------------------------------------
 
-    def set_story_signature(self, article_id: int, signature: bytes) -> None:
+    def set_story_signature(self, article_id: int, signature: bytes, terms: bytes | None) -> None:
         self.conn.execute(
-            update(articles).where(articles.c.id == article_id).values(story_signature=signature)
+            update(articles)
+            .where(articles.c.id == article_id)
+            .values(story_signature=signature, story_terms=terms)
         )
 
     def merge_stories(
@@ -214,4 +216,12 @@ class Writes(StoreBase):
         )
         if new_story:
             conn.execute(_SET_CANONICAL, {"story": story_id, "article": article_id})
+        self._add_story_terms(record, story_id)
         return article_id, story_id
+
+    def _add_story_terms(self, record: ArticleRecord, story_id: int) -> None:
+        """A canonical article's terms counted, and its story's new centroid."""
+        if record.story_term_keys:
+            self.count_terms(record.story_term_keys)
+        if record.story_centroid is not None:
+            self.set_centroid(story_id, record.story_centroid)

@@ -14,6 +14,7 @@ from db.sites import site_domain
 from db.store import Store
 from pipelines.lsh import BandIndex, best_match, lsh_layout, stored_layout
 from pipelines.signatures import Signer, StorySigner, band_keys, estimated_jaccard
+from pipelines.storyvectors import add_to_centroid, article_vector, pack, unpack
 from pipelines.textnorm import normalize_text, words
 
 
@@ -29,6 +30,8 @@ class Row:
     story_id: int
     story_similarity: float | None
     duplicate_kind: str | None = None
+    language: str | None = None
+    story_evidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -200,8 +203,13 @@ def apply(
         )
         if change.after.duplicate_of is None:
             # Canonical now: in both indexes, with the story signature that needs.
-            signature = story_signer.sign(row.title, texts[change.article])
-            store.set_story_signature(change.article, signature)
+            signature, terms = story_signer.sign(row.title, texts[change.article], row.language)
+            vector = article_vector(terms)
+            store.set_story_signature(change.article, signature, pack(vector) if vector else None)
+            store.count_terms(vector)
+            own = store.resolve_story(row.story_id) or row.story_id
+            centroid = unpack(store.centroids([own]).get(own))
+            store.set_centroid(own, pack(add_to_centroid(centroid, vector)))
             if dedup_layout is not None:
                 store.add_buckets(DEDUP_LSH, row.id, band_keys(row.signature, dedup_layout))
             if story_layout is not None and signature:

@@ -117,7 +117,7 @@ class Cleaner:
     def __init__(self, extra_markers: list[str], cache_dir: Path | None = None) -> None:
         self.cutter = TrailerCutter(extra_markers)
         self.languages = LanguageDetector(cache_dir)
-        self._derivers: dict[Derivation, Callable[[str | None, str], Any]] = {}
+        self._derivers: dict[Derivation, Callable[[str | None, str, str | None], Any]] = {}
         self.extractor_log = ExtractorLog()
 
     def clean(
@@ -145,7 +145,7 @@ class Cleaner:
                 derive = self._derivers.get(derivation)
                 if derive is None:
                     derive = self._derivers[derivation] = derivation.make()
-                derived[derivation.stage] = derive(cleaned.title, cleaned.text)
+                derived[derivation.stage] = derive(cleaned.title, cleaned.text, cleaned.language)
                 derived_cpu[derivation.stage] = time.thread_time() - started
         return Outcome(cleaned, failure, cpu_seconds, Derived(**derived), derived_cpu)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from crawler.items import Fingerprint, StoryPrint
 from pipelines.cache import cached, version_of
-from pipelines.storyfeatures import story_features
+from pipelines.storyfeatures import candidate_set, story_terms
 from pipelines.textnorm import iter_words, normalize_text, words
 
 SCHEME = "affine32"
@@ -257,10 +257,10 @@ class TextFingerprint:
     drawn: bytes
     stage: Literal["dedup"] = field(default="dedup", init=False)
 
-    def make(self) -> Callable[[str | None, str], Fingerprint]:
+    def make(self) -> Callable[[str | None, str, str | None], Fingerprint]:
         signer = Signer(self.params, self.drawn)
 
-        def fingerprint(_title: str | None, text: str) -> Fingerprint:
+        def fingerprint(_title: str | None, text: str, _language: str | None) -> Fingerprint:
             normalized = normalize_text(text)
             signature = signer.sign(normalized)
             return Fingerprint(
@@ -275,7 +275,12 @@ STORY_SEED = 2
 
 
 class StorySigner:
-    """MinHash signatures of story features, drawn like dedup's but with their own seed."""
+    """An article's story terms and the MinHash signature of its strongest ones, drawn like
+    dedup's signatures but with their own seed."""
+
+    # The story features' version, in the store's parameters: a store signed with other
+    # features is signed again (pipelines/stories.py).
+    FEATURES = 2
 
     def __init__(self, num_perm: int, drawn: bytes | None = None) -> None:
         self.num_perm = num_perm
@@ -284,30 +289,40 @@ class StorySigner:
 
     def params_json(self) -> str:
         return json.dumps(
-            {"num_perm": self.num_perm, "seed": STORY_SEED, "scheme": SCHEME, "features": 1},
+            {
+                "num_perm": self.num_perm,
+                "seed": STORY_SEED,
+                "scheme": SCHEME,
+                "features": self.FEATURES,
+            },
             sort_keys=True,
         )
 
-    def sign(self, title: str | None, text: str) -> bytes:
-        """The stored form of an article's story signature (b"" when it has no feature)."""
-        return self._signer.sign_set(story_features(title, text))
+    def sign(
+        self, title: str | None, text: str, language: str | None
+    ) -> tuple[bytes, list[tuple[str, int]]]:
+        """The stored form of an article's story signature (b"" when it has no term) and its
+        story terms."""
+        terms = story_terms(title, text, language)
+        return self._signer.sign_set(candidate_set(terms)), terms
 
 
 @dataclass(frozen=True)
 class StoryFingerprint:
     """The stories stage's derivation (crawler.items.Derivation): an article's story
-    signature and its band keys, made where the article is cleaned."""
+    terms, signature and band keys, made where the article is cleaned."""
 
     num_perm: int
     layout: Layout
     drawn: bytes
     stage: Literal["stories"] = field(default="stories", init=False)
 
-    def make(self) -> Callable[[str | None, str], StoryPrint]:
+    def make(self) -> Callable[[str | None, str, str | None], StoryPrint]:
         signer = StorySigner(self.num_perm, self.drawn)
 
-        def fingerprint(title: str | None, text: str) -> StoryPrint:
-            signature = signer.sign(title, text)
-            return StoryPrint(signature, band_keys(signature, self.layout) if signature else ())
+        def fingerprint(title: str | None, text: str, language: str | None) -> StoryPrint:
+            signature, terms = signer.sign(title, text, language)
+            bands = band_keys(signature, self.layout) if signature else ()
+            return StoryPrint(signature, bands, tuple(terms))
 
         return fingerprint

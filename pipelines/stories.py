@@ -1,9 +1,13 @@
-"""Stories stage: articles about the same event share a story, found by MinHash LSH over
-story features (pipelines/storyfeatures.py) within a time window."""
+"""Stories stage: articles about the same event share a story. MinHash LSH over each
+article's strongest story terms (pipelines/storyfeatures.py) finds the stories it may
+belong to; the TF-IDF cosine of its terms to each story's centroid decides
+(pipelines/storyvectors.py)."""
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,15 +23,18 @@ from db.store import Store
 from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
 from pipelines.lsh import build_index
-from pipelines.signatures import (
-    STORY_SEED,
-    StoryFingerprint,
-    StorySigner,
-    band_keys,
-    estimated_jaccard,
-    permutations,
-)
+from pipelines.signatures import STORY_SEED, StoryFingerprint, StorySigner, band_keys, permutations
 from pipelines.storage import StoragePipeline
+from pipelines.storyvectors import (
+    DOCUMENTS_KEY,
+    Vector,
+    add_to_centroid,
+    article_vector,
+    cosine,
+    pack,
+    term_key,
+    unpack,
+)
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -38,19 +45,33 @@ logger = logging.getLogger(__name__)
 META_KEY = "story_minhash"
 # Set once every canonical article of the store has a story signature.
 SIGNED_META = "story_signatures"
-# Bands of two rows over every slot: story thresholds are low (about 0.2), where fewer,
-# longer bands would miss pairs (at Jaccard 0.25, 64 bands of 2 of 128 slots find a pair
-# 98 % of the time; datasketch's choice for 0.22, 36 bands of 2, 90 %). Candidates are
-# verified on their estimated Jaccard, so the extra ones cost only a look-up.
+# Bands of two rows over every slot: reports of one event share few of their strongest
+# terms (a Jaccard of 0.15 to 0.3), where fewer, longer bands would miss them (at 0.25,
+# 64 bands of 2 of 128 slots find a pair 98 % of the time; 42 bands of 3, 48 %). Each
+# candidate costs one centroid comparison.
 ROWS_PER_BAND = 2
+# Shared terms named in an article's story evidence.
+EVIDENCE_TERMS = 6
+
+
+@dataclass(frozen=True)
+class StoryScore:
+    """How close an article is to one story: the cosine, and the shared terms' shares."""
+
+    story: int
+    score: float
+    shared: dict[int, float]
 
 
 class StoryPipeline:
-    """Gives each new canonical article the story of the stored canonical articles whose
-    story features it shares (estimated Jaccard ≥ ``NEWS_STORY_THRESHOLD``) and whose date
-    lies within ``NEWS_STORY_WINDOW_DAYS`` of its own; duplicates already carry their
-    canonical's story. An article that matches several stories merges them into the oldest
-    one (``story_merges`` records it). Stats: ``news/stories/new``, ``…/joined``,
+    """Gives each new canonical article the story whose centroid its terms are closest to
+    (TF-IDF cosine ≥ ``NEWS_STORY_THRESHOLD``), among the stories of the stored canonical
+    articles that LSH finds and whose date lies within ``NEWS_STORY_WINDOW_DAYS`` of its
+    own; duplicates already carry their canonical's story. Another story the article also
+    matches is merged with it only when the two stories' centroids are themselves close
+    (cosine ≥ ``NEWS_STORY_MERGE_THRESHOLD``): evidence of story against story, so one
+    article never chains two unrelated stories. The oldest story survives a merge
+    (``story_merges`` records it). Stats: ``news/stories/new``, ``…/joined``,
     ``…/merged``.
     """
 
@@ -59,6 +80,7 @@ class StoryPipeline:
         *,
         num_perm: int,
         threshold: float,
+        merge_threshold: float,
         window: timedelta,
         crawl_store: CrawlStore,
         cache_dir: Path | None = None,
@@ -67,6 +89,7 @@ class StoryPipeline:
         drawn = permutations(num_perm, STORY_SEED, cache_dir)
         self.signer = StorySigner(num_perm, drawn)
         self.threshold = threshold
+        self.merge_threshold = merge_threshold
         self.window = window
         self.crawl_store = crawl_store
         self.stats = stats
@@ -80,6 +103,7 @@ class StoryPipeline:
         return cls(
             num_perm=value(settings, "NEWS_STORY_PERM"),
             threshold=value(settings, "NEWS_STORY_THRESHOLD"),
+            merge_threshold=value(settings, "NEWS_STORY_MERGE_THRESHOLD"),
             window=timedelta(days=value(settings, "NEWS_STORY_WINDOW_DAYS")),
             crawl_store=CrawlStore.of(crawler, "StoryPipeline"),
             cache_dir=cache_dir(settings),
@@ -95,6 +119,11 @@ class StoryPipeline:
         """Check the store's story parameters, sign and index what it lacks. Returns the
         story fingerprint to make of every article, in the workers with the cleaning."""
         stored = store.get_meta(META_KEY)
+        if stored is not None and stored != self.signer.params_json() and self.resign(stored):
+            store.forget_story_terms([META_KEY, SIGNED_META, f"lsh_layout_{STORY_LSH}"])
+            store.commit()
+            logger.info("Story features changed since %s: signing the store again", stored)
+            stored = None
         if stored is None:
             store.set_meta(META_KEY, self.signer.params_json())
         elif stored != self.signer.params_json():
@@ -108,28 +137,53 @@ class StoryPipeline:
         if built is not None:
             logger.info("Story index built in the store for %d canonical articles", built)
         logger.info(
-            "Stories: threshold %.2f, window %s, %d bands of %d rows; %d signatures computed now",
+            "Stories: threshold %.2f, merges at %.2f, window %s, %d bands of %d rows; "
+            "%d signatures computed now",
             self.threshold,
+            self.merge_threshold,
             self.window,
             *self.layout,
             filled,
         )
         return self.fingerprint
 
+    def resign(self, stored: str) -> bool:
+        """Whether a store signed with STORED parameters differs from ours only in the story
+        features' version: it is then signed again, where another NEWS_STORY_PERM is refused."""
+        try:
+            theirs = json.loads(stored)
+        except ValueError:
+            return False
+        ours = json.loads(self.signer.params_json())
+        return isinstance(theirs, dict) and {**theirs, "features": ours["features"]} == ours
+
     def backfill(self, store: Store) -> int:
-        """Story signatures for canonical articles stored before stories existed. Done once
-        per store: afterwards every canonical article gets one when it is stored, or when
-        `scrapy dupes --apply` makes it canonical, so later start-ups skip the scan."""
+        """Story signatures, terms, term counts and centroids for canonical articles stored
+        before stories existed, or signed with other story features. Done once per store:
+        afterwards every canonical article gets them when it is stored, or when `scrapy dupes
+        --apply` makes it canonical, so later start-ups skip the scan. Stories keep their
+        members."""
         if store.get_meta(SIGNED_META) is not None:
             return 0
         filled = 0
         indexed = store.get_meta(f"lsh_layout_{STORY_LSH}") is not None
         while batch := store.missing_story_signatures():
-            for article_id, title, text in batch:
-                signature = self.signer.sign(title, text)
-                store.set_story_signature(article_id, signature)
+            added: dict[int, list[Vector]] = {}
+            for article_id, title, text, language, story_id in batch:
+                signature, terms = self.signer.sign(title, text, language)
+                vector = article_vector(terms)
+                store.set_story_signature(article_id, signature, pack(vector) if vector else None)
+                store.count_terms(vector)
+                added.setdefault(story_id, []).append(vector)
                 if indexed and signature:
                     store.add_buckets(STORY_LSH, article_id, band_keys(signature, self.layout))
+            centroids = {sid: unpack(blob) for sid, blob in store.centroids(added).items()}
+            for story_id, vectors in added.items():
+                centroid = centroids.get(story_id, {})
+                for vector in vectors:
+                    centroid = add_to_centroid(centroid, vector)
+                centroids[story_id] = centroid
+            store.set_centroids({sid: pack(c) for sid, c in centroids.items()})
             filled += len(batch)
             store.commit()
         store.set_meta(SIGNED_META, "all canonical articles")
@@ -148,53 +202,114 @@ class StoryPipeline:
         story = item.derived.stories
         assert story is not None
         item.story_signature, keys = story.signature, story.bands
-        if not item.story_signature:
-            if item.revision_of is not None:
-                item.story_id = item.revision_of.story_id  # nothing to match: it stays
-                return item
+        vector = article_vector(story.terms)
+        item.story_terms = pack(vector) if vector else None
+        item.story_term_keys = tuple(vector)
+        item.story_bands = keys  # storage indexes it with the article
+        if item.revision_of is not None:
+            return self.revise(store, item, vector, story.terms, store.story_matches(keys))
+        scores = self.scores(store, item, vector, store.story_matches(keys))
+        if not scores:
+            item.story_centroid = item.story_terms
             self.inc("new")
             return item
-        found = store.story_matches(keys)
-        if item.revision_of is not None:
-            return self.revise(store, item, found, keys)
-        matches = self.matches(item, found)
-        if matches:
-            survivor = min(story for story, _ in matches)
-            item.story_id = survivor
-            item.story_similarity = max(similarity for _, similarity in matches)
-            absorbed = {story for story, _ in matches} - {survivor}
-            if absorbed:
-                self.merge(store, item, survivor, absorbed, matches)
-                logger.info(
-                    "Stories %s merged into story %d, bridged by %s",
-                    sorted(absorbed),
-                    survivor,
-                    item.url,
-                )
-                self.inc("merged", len(absorbed))
-            self.inc("joined")
-        else:
-            self.inc("new")
-        item.story_bands = keys  # storage indexes it with the article
+        best = scores[0]
+        item.story_similarity = best.score
+        item.story_evidence = self.evidence(story.terms, best)
+        group, agreed = self.mergeable(store, best.story, [s.story for s in scores[1:]])
+        item.story_id = min(group)
+        centroid = self.merged_centroid(store, group)
+        item.story_centroid = pack(add_to_centroid(centroid, vector))
+        absorbed = set(group) - {item.story_id}
+        if absorbed:
+            self.merge(store, item, item.story_id, absorbed, scores, agreed)
+            logger.info(
+                "Stories %s merged into story %d, bridged by %s",
+                sorted(absorbed),
+                item.story_id,
+                item.url,
+            )
+            self.inc("merged", len(absorbed))
+        self.inc("joined")
         return item
 
     def revise(
-        self, store: Store, item: ArticleItem, found: list[StoryMatch], keys: tuple[int, ...]
+        self,
+        store: Store,
+        item: ArticleItem,
+        vector: Vector,
+        terms: tuple[tuple[str, int], ...],
+        found: list[StoryMatch],
     ) -> ArticleItem:
         """A revision keeps its story, and merges into it (or it into) the stories its new
-        text matches: a revision merges stories, never splits one."""
+        text matches, where their centroids agree: a revision merges stories, never splits
+        one. The story's centroid keeps the first version's terms."""
         revised = item.revision_of
         assert revised is not None
         own = store.resolve_story(revised.story_id) or revised.story_id
-        matches = self.matches(item, [match for match in found if match.id != revised.id])
-        stories = {own} | {story for story, _ in matches}
-        item.story_id = min(stories)
-        if matches:
-            item.story_similarity = max(similarity for _, similarity in matches)
-            self.merge(store, item, item.story_id, stories - {item.story_id}, matches)
-            self.inc("merged", len(stories) - 1)
-        item.story_bands = keys
+        others = [match for match in found if match.id != revised.id]
+        scores = [s for s in self.scores(store, item, vector, others) if s.story != own]
+        group, agreed = self.mergeable(store, own, [s.story for s in scores])
+        item.story_id = min(group)
+        if len(group) > 1:
+            best = scores[0]
+            item.story_similarity = best.score
+            item.story_evidence = self.evidence(terms, best)
+            item.story_centroid = pack(self.merged_centroid(store, group))
+            self.merge(store, item, item.story_id, set(group) - {item.story_id}, scores, agreed)
+            self.inc("merged", len(group) - 1)
         return item
+
+    def scores(
+        self, store: Store, item: ArticleItem, vector: Vector, found: list[StoryMatch]
+    ) -> list[StoryScore]:
+        """The stories of FOUND (members within the window) whose centroid the article
+        matches, best first (ties: the oldest story)."""
+        date: datetime = item.published_at or item.fetched_at
+        near = {match.story_id for match in found if abs(match.date - date) <= self.window}
+        if not vector or not near:
+            return []
+        centroids = {sid: unpack(blob) for sid, blob in store.centroids(near).items() if blob}
+        counts = store.term_counts({key for c in centroids.values() for key in c} | set(vector))
+        documents = counts.get(DOCUMENTS_KEY, 0)
+        scores = []
+        for story_id, centroid in centroids.items():
+            score, shared = cosine(vector, centroid, counts, documents)
+            if score >= self.threshold:
+                scores.append(StoryScore(story_id, score, shared))
+        return sorted(scores, key=lambda s: (-s.score, s.story))
+
+    def mergeable(
+        self, store: Store, story: int, others: list[int]
+    ) -> tuple[list[int], dict[int, float]]:
+        """STORY and those of OTHERS whose centroid is close to its own, and how close."""
+        if not others:
+            return [story], {}
+        centroids = {sid: unpack(blob) for sid, blob in store.centroids([story, *others]).items()}
+        mine = centroids.get(story, {})
+        counts = store.term_counts({key for c in centroids.values() for key in c})
+        documents = counts.get(DOCUMENTS_KEY, 0)
+        group, agreed = [story], {}
+        for other in others:
+            score, _ = cosine(mine, centroids.get(other, {}), counts, documents)
+            if score >= self.merge_threshold:
+                group.append(other)
+                agreed[other] = score
+        return group, agreed
+
+    @staticmethod
+    def merged_centroid(store: Store, group: list[int]) -> Vector:
+        merged: Vector = {}
+        for blob in store.centroids(group).values():
+            merged = add_to_centroid(merged, unpack(blob))
+        return merged
+
+    @staticmethod
+    def evidence(terms: tuple[tuple[str, int], ...], best: StoryScore) -> str:
+        """The shared terms that weighed most in the article's match, as "term share, …"."""
+        named = {term_key(term): term for term, _ in terms}
+        top = sorted(best.shared.items(), key=lambda kv: -kv[1])[:EVIDENCE_TERMS]
+        return ", ".join(f"{named.get(key, key)} {share:.3f}" for key, share in top)
 
     def merge(
         self,
@@ -202,14 +317,17 @@ class StoryPipeline:
         item: ArticleItem,
         survivor: int,
         absorbed: set[int],
-        matches: list[tuple[int, float]],
+        scores: list[StoryScore],
+        agreed: dict[int, float],
     ) -> None:
         try:
             store.merge_stories(
                 survivor,
                 absorbed,
                 reason=f"bridged by {item.url}: "
-                + ", ".join(f"story {s} at {sim:.3f}" for s, sim in matches),
+                + ", ".join(f"story {s.story} at {s.score:.3f}" for s in scores)
+                + "; centroids agree at "
+                + ", ".join(f"{score:.3f} (story {s})" for s, score in sorted(agreed.items())),
                 similarity=item.story_similarity,
                 run_id=self.crawl_store.run_id,
             )
@@ -218,18 +336,6 @@ class StoryPipeline:
             self.crawl_store.fail(exc)
             self.inc_drop("store_error")
             raise DropItem(f"store_error: {item.url}: {exc}") from exc
-
-    def matches(self, item: ArticleItem, found: list[StoryMatch]) -> list[tuple[int, float]]:
-        """(story, best similarity) of each story with a member close enough in features and
-        in time."""
-        date: datetime = item.published_at or item.fetched_at
-        signature = item.story_signature or b""
-        best: dict[int, float] = {}
-        for match in found:
-            similarity = estimated_jaccard(signature, match.story_signature)
-            if similarity >= self.threshold and abs(match.date - date) <= self.window:
-                best[match.story_id] = max(similarity, best.get(match.story_id, 0.0))
-        return sorted(best.items())
 
     def inc_drop(self, reason: str) -> None:
         if self.stats is not None:

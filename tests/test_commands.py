@@ -202,21 +202,23 @@ def test_migrate_upgrades_the_first_schema_and_keeps_every_row(tmp_path):
 
     result = scrapy(database, "migrate")
     assert result.returncode == 0, result.stderr
-    assert "schema revision 0010" in result.stdout
+    assert "schema revision 0011" in result.stdout
     with closing(sqlite3.connect(database)) as conn:
         after = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in rows}
     # articles gained story_signature and story_similarity, empty until computed, then
     # canonical_url (empty) and duplicate_kind, filled for the copy already stored: the
-    # same site (files have none) and another hash make it a near copy.
-    assert [row[:-4] for row in after["articles"]] == before["articles"]
-    assert [row[-4:] for row in after["articles"]] == [
-        (None, None, None, None),
-        (None, None, None, "near"),
+    # same site (files have none) and another hash make it a near copy; then story_terms
+    # and story_evidence, empty until the stories stage signs the store.
+    assert [row[:-6] for row in after["articles"]] == before["articles"]
+    assert [row[-6:] for row in after["articles"]] == [
+        (None, None, None, None, None, None),
+        (None, None, None, "near", None, None),
     ]
-    # stories gained merged_into and counts, filled in from the articles they hold.
+    # stories gained merged_into and counts, filled in from the articles they hold, and an
+    # empty centroid.
     assert [row[:3] for row in after["stories"]] == before["stories"]
     assert [row[3:] for row in after["stories"]] == [
-        (None, 2, 1, "2026-01-01 10:00:00", "2026-01-01 10:00:01")
+        (None, 2, 1, "2026-01-01 10:00:00", "2026-01-01 10:00:01", None)
     ]
     # crawl_runs gained two empty columns, a count of revisions and an empty fleet id;
     # every old value is still there.

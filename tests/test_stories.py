@@ -29,7 +29,10 @@ def test_seed_stories_in_any_order_and_across_reruns(seeds, tmp_path):
     assert story["001"] == story["002"]
     assert len({story[s] for s in ("000", "001", "003", "004")}) == 4
     [(joined,)] = first.rows("SELECT story_similarity FROM articles WHERE url LIKE '%/002_%'")
-    assert joined >= 0.22  # NEWS_STORY_THRESHOLD
+    assert joined >= 0.28  # NEWS_STORY_THRESHOLD
+    # Why it joined: the shared terms that weighed most, named in the article's evidence.
+    [(evidence,)] = first.rows("SELECT story_evidence FROM articles WHERE url LIKE '%/002_%'")
+    assert "anthropic" in evidence and "google" in evidence, evidence
 
     again = run_scrapy(["crawl", "files", "-a", f"path={seeds}"], tmp_path / "a.db")
     assert again.returncode == 0
@@ -69,21 +72,30 @@ def test_near_duplicates_share_their_canonicals_story(crawl_files):
     assert result.rows("SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL") == [(24,)]
 
 
-def test_a_bridging_article_merges_two_stories_and_the_old_id_resolves(tmp_path, crawl_files):
+def test_a_bridging_article_merges_two_stories_only_when_their_centroids_agree(tmp_path):
     folder = tmp_path / "inbox"
     folder.mkdir()
-    # Two reports of one event that share too little to be grouped directly (0.18)…
-    for name in ("fr-solvane-usine-2", "fr-solvane-usine-3"):
+    # Two reports of one event that share too little to be grouped directly…
+    for name in ("fr-solvane-usine-1", "fr-solvane-usine-3"):
         shutil.copy(STORIES / f"{name}.txt", folder)
-    first = crawl_files(folder)
-    assert first.returncode == 0, first.stderr[-2000:]
-    before = dict(first.rows("SELECT url, story_id FROM articles"))
-    assert len(set(before.values())) == 2
-    survivor, absorbed = sorted(set(before.values()))
+    runs = {}
+    for store in ("merged", "kept"):
+        first = run_scrapy(["crawl", "files", "-a", f"path={folder}"], tmp_path / f"{store}.db")
+        assert first.returncode == 0, first.stderr[-2000:]
+        before = dict(first.rows("SELECT url, story_id FROM articles"))
+        assert len(set(before.values())) == 2
+        runs[store] = sorted(set(before.values()))
+    # …and a third that is close to both (0.48 and 0.22).
+    shutil.copy(STORIES / "fr-solvane-usine-2.txt", folder)
 
-    # …and a third that is close to both.
-    shutil.copy(STORIES / "fr-solvane-usine-1.txt", folder)
-    second = crawl_files(folder)
+    # The two stories' centroids agree at 0.29: above this merge threshold, they merge.
+    survivor, absorbed = runs["merged"]
+    second = run_scrapy(
+        ["crawl", "files", "-a", f"path={folder}"],
+        tmp_path / "merged.db",
+        "NEWS_STORY_THRESHOLD=0.2",
+        "NEWS_STORY_MERGE_THRESHOLD=0.2",
+    )
     assert second.returncode == 0, second.stderr[-2000:]
     after = dict(second.rows("SELECT url, story_id FROM articles"))
     assert set(after.values()) == {survivor}  # the older id survives, nothing renumbered
@@ -91,7 +103,7 @@ def test_a_bridging_article_merges_two_stories_and_the_old_id_resolves(tmp_path,
         "SELECT absorbed_id, survivor_id, run_id, reason FROM story_merges"
     )
     assert (absorbed_id, survivor_id, run_id) == (absorbed, survivor, 2)
-    assert "fr-solvane-usine-1.txt" in reason
+    assert "fr-solvane-usine-2.txt" in reason and "centroids agree at 0.2" in reason
     # The absorbed id still resolves to the story that holds its articles.
     assert second.rows("SELECT COALESCE(merged_into, id) FROM stories WHERE id = ?", absorbed) == [
         (survivor,)
@@ -104,6 +116,21 @@ def test_a_bridging_article_merges_two_stories_and_the_old_id_resolves(tmp_path,
     )
     assert count == 3 and first_seen < last_seen
     assert f"Stories [{absorbed}] merged into story {survivor}" in second.stderr
+
+    # Below the merge threshold, one article is not evidence enough: it joins the story it
+    # is closest to, and the other story stays apart.
+    kept = run_scrapy(
+        ["crawl", "files", "-a", f"path={folder}"],
+        tmp_path / "kept.db",
+        "NEWS_STORY_THRESHOLD=0.2",
+        "NEWS_STORY_MERGE_THRESHOLD=0.4",
+    )
+    assert kept.returncode == 0, kept.stderr[-2000:]
+    stories = dict(kept.rows("SELECT url, story_id FROM articles"))
+    by_name = {Path(url).stem: story for url, story in stories.items()}
+    assert by_name["fr-solvane-usine-2"] == by_name["fr-solvane-usine-1"]
+    assert by_name["fr-solvane-usine-3"] != by_name["fr-solvane-usine-1"]
+    assert kept.rows("SELECT COUNT(*) FROM story_merges") == [(0,)]
 
 
 def page(title: str, paragraphs: list[str], date: str) -> str:

@@ -137,6 +137,8 @@ class Command(StoreCommand):
                 copies = len(found.groups.get(row.id, []))
                 more = f" (+{copies} duplicate{'s' if copies != 1 else ''})" if copies else ""
                 print(f"    {joined}  {label(row)}{more}")
+                if row.story_evidence:
+                    print(f"                     on {row.story_evidence}")
         if opts.nearest:
             self.show_nearest(store, found, signer, threshold, opts.nearest)
 
