@@ -22,6 +22,7 @@ import sqlite3
 import sys
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -61,9 +62,42 @@ def stories_of(database: Path) -> dict[str, int]:
     return {Path(unquote(urlparse(url).path)).stem: story for url, story in rows}
 
 
-def scores(labelled: list[tuple[str, str, str, bool]], story: dict[str, int]) -> str:
-    """Precision, recall and F1 per language and overall, one line each."""
-    lines = []
+@dataclass(frozen=True)
+class PairScores:
+    precision: float
+    recall: float
+    f1: float
+    same: int
+    different: int
+
+    def __str__(self) -> str:
+        return (
+            f"precision {self.precision:.3f}  recall {self.recall:.3f}  F1 {self.f1:.3f}  "
+            f"({self.same} same-story pairs, {self.different} different)"
+        )
+
+
+@dataclass(frozen=True)
+class PairsResult:
+    languages: dict[str, PairScores]  # and "all"
+    largest: int
+    stored: int
+    documents: int
+
+    def __str__(self) -> str:
+        lines = [f"  {lang:>4}: {scores}" for lang, scores in self.languages.items()]
+        lines.append(
+            f"  largest story: {self.largest} articles; "
+            f"{self.stored} of {self.documents} documents stored"
+        )
+        return "\n".join(lines)
+
+
+def scores(
+    labelled: list[tuple[str, str, str, bool]], story: dict[str, int]
+) -> dict[str, PairScores]:
+    """Precision, recall and F1 per language and overall."""
+    result = {}
     for language in [*sorted({pair[0] for pair in labelled}), "all"]:
         chosen = [p for p in labelled if language in ("all", p[0])]
         tp = fp = fn = 0
@@ -75,14 +109,11 @@ def scores(labelled: list[tuple[str, str, str, bool]], story: dict[str, int]) ->
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / (tp + fn) if tp + fn else 1.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        lines.append(
-            f"  {language:>4}: precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f}  "
-            f"({tp + fn} same-story pairs, {len(chosen) - tp - fn} different)"
-        )
-    return "\n".join(lines)
+        result[language] = PairScores(precision, recall, f1, tp + fn, len(chosen) - tp - fn)
+    return result
 
 
-def run(path: Path, settings: dict[str, object]) -> str:
+def run(path: Path, settings: dict[str, object]) -> PairsResult:
     documents, labelled = read_pairs(path)
     with tempfile.TemporaryDirectory() as tmp:
         folder, database = Path(tmp) / "docs", Path(tmp) / "pairs.db"
@@ -93,8 +124,7 @@ def run(path: Path, settings: dict[str, object]) -> str:
         story = stories_of(database)
     sizes = Counter(story.values())
     largest = max(sizes.values()) if sizes else 0
-    stored = f"{len(story)} of {len(documents)} documents stored"
-    return f"{scores(labelled, story)}\n  largest story: {largest} articles; {stored}"
+    return PairsResult(scores(labelled, story), largest, len(story), len(documents))
 
 
 def main() -> None:
@@ -106,8 +136,10 @@ def main() -> None:
     settings: dict[str, object] = dict(item.split("=", 1) for item in args.s)
     if args.sweep:
         for threshold in args.sweep.split(","):
+            chosen = {**settings, "NEWS_STORY_THRESHOLD": threshold}
             print(f"NEWS_STORY_THRESHOLD={threshold}", flush=True)
-            print(run(args.pairs, {**settings, "NEWS_STORY_THRESHOLD": threshold}), flush=True)
+            print(run(args.pairs, chosen), flush=True)
+            print(f"  samples/stories: {evaluate_stories(**chosen)}", flush=True)
         return
     print(f"{args.pairs.name}:\n{run(args.pairs, settings)}", flush=True)
     print(f"samples/stories: {evaluate_stories(**settings)}")

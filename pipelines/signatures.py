@@ -17,7 +17,7 @@ import numpy as np
 
 from crawler.items import Fingerprint, StoryPrint
 from pipelines.cache import cached, version_of
-from pipelines.storyfeatures import candidate_set, story_terms
+from pipelines.storyfeatures import StoryTerms, candidate_set
 from pipelines.textnorm import iter_words, normalize_text, words
 
 SCHEME = "affine32"
@@ -282,10 +282,13 @@ class StorySigner:
     # features is signed again (pipelines/stories.py).
     FEATURES = 2
 
-    def __init__(self, num_perm: int, drawn: bytes | None = None) -> None:
+    def __init__(
+        self, num_perm: int, drawn: bytes | None = None, cache_dir: Path | None = None
+    ) -> None:
         self.num_perm = num_perm
         params = SignatureParams(num_perm=num_perm, shingle_size=1, seed=STORY_SEED)
         self._signer = Signer(params, drawn)
+        self.terms = StoryTerms(cache_dir)
 
     def params_json(self) -> str:
         return json.dumps(
@@ -303,7 +306,7 @@ class StorySigner:
     ) -> tuple[bytes, list[tuple[str, int]]]:
         """The stored form of an article's story signature (b"" when it has no term) and its
         story terms."""
-        terms = story_terms(title, text, language)
+        terms = self.terms(title, text, language)
         return self._signer.sign_set(candidate_set(terms)), terms
 
 
@@ -315,10 +318,11 @@ class StoryFingerprint:
     num_perm: int
     layout: Layout
     drawn: bytes
+    cache_dir: Path | None = None
     stage: Literal["stories"] = field(default="stories", init=False)
 
     def make(self) -> Callable[[str | None, str, str | None], StoryPrint]:
-        signer = StorySigner(self.num_perm, self.drawn)
+        signer = StorySigner(self.num_perm, self.drawn, self.cache_dir)
 
         def fingerprint(title: str | None, text: str, language: str | None) -> StoryPrint:
             signature, terms = signer.sign(title, text, language)

@@ -87,7 +87,7 @@ class StoryPipeline:
         stats: StatsCollector | None = None,
     ) -> None:
         drawn = permutations(num_perm, STORY_SEED, cache_dir)
-        self.signer = StorySigner(num_perm, drawn)
+        self.signer = StorySigner(num_perm, drawn, cache_dir)
         self.threshold = threshold
         self.merge_threshold = merge_threshold
         self.window = window
@@ -95,7 +95,7 @@ class StoryPipeline:
         self.stats = stats
         self.store: Store | None = None
         self.layout = (num_perm // ROWS_PER_BAND, ROWS_PER_BAND)
-        self.fingerprint = StoryFingerprint(num_perm, self.layout, drawn)
+        self.fingerprint = StoryFingerprint(num_perm, self.layout, drawn, cache_dir)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoryPipeline:

@@ -20,12 +20,23 @@ Two forms are kept (docs/dedup-and-stories.md says how their sizes were chosen):
 from __future__ import annotations
 
 import functools
+import marshal
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import simplemma
 import stopwordsiso
+from simplemma.strategies import DefaultStrategy
+from simplemma.strategies.dictionaries import DefaultDictionaryFactory
+from simplemma.strategies.dictionaries.dictionary_factory import (
+    SUPPORTED_LANGUAGES,
+    MappingStrToByteString,
+)
+
+from pipelines.cache import cached, version_of
 
 # The vector kept per article, and the set whose MinHash finds candidates.
 TERMS = 48
@@ -57,23 +68,47 @@ def _plain(word: str) -> str:
     return unicodedata.normalize("NFC", word.casefold())
 
 
-# News reuses its words: the cache turns most lemmatizations into one dictionary look-up.
-# Bounded, so an unending crawl does not grow it.
-@functools.lru_cache(maxsize=1 << 17)
-def lemma(word: str, language: str | None) -> str:
-    """WORD's lemma in LANGUAGE, folded to lower case; the word itself where simplemma has
-    no dictionary for the language. An elided article (l', d', dell') is cut first."""
-    parts = [part for part in _ELISION_RE.split(word) if part]
-    word = parts[-1] if parts else ""
-    if word and language in simplemma_languages():
-        word = simplemma.lemmatize(word, lang=language)
-    return _plain(word)
+class Lemmas:
+    """simplemma's lemmatizer, whose dictionaries are kept decoded in CACHE_DIR: simplemma
+    decodes a language's dictionary in every process that meets the language (German: 2 s
+    of CPU), reading the decoded form back takes a fifth of that (docs/performance.md).
+    It is simplemma's dictionary factory for its own lemmatizer."""
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.cache_dir = cache_dir
+        self._dictionaries: dict[str, Mapping[str, str]] = {}
+        strategy = DefaultStrategy(dictionary_factory=self)
+        self._lemmatizer = simplemma.Lemmatizer(lemmatization_strategy=strategy)
+        # News reuses its words: the cache turns most lemmatizations into one dictionary
+        # look-up. Bounded, so an unending crawl does not grow it.
+        self.lemma = functools.lru_cache(maxsize=1 << 17)(self._lemma)
+
+    def get_dictionary(self, lang: str) -> Mapping[str, str]:
+        found = self._dictionaries.get(lang)
+        if found is None:
+
+            def decode() -> bytes:
+                shipped = DefaultDictionaryFactory(cache_max_size=0).get_dictionary(lang)
+                return marshal.dumps({k.encode(): v.encode() for k, v in shipped.items()})
+
+            # Kept as bytes, as simplemma keeps them: half the memory of str.
+            name = f"simplemma-{lang}-{version_of('simplemma')}"
+            table = marshal.loads(cached(self.cache_dir, name, decode))
+            found = self._dictionaries[lang] = MappingStrToByteString(table)
+        return found
+
+    def _lemma(self, word: str, language: str | None) -> str:
+        """WORD's lemma in LANGUAGE, folded to lower case; the word itself where simplemma
+        has no dictionary for the language. An elided article (l', d', dell') is cut first."""
+        parts = [part for part in _ELISION_RE.split(word) if part]
+        word = parts[-1] if parts else ""
+        if word and language in simplemma_languages():
+            word = self._lemmatizer.lemmatize(word, lang=language)
+        return _plain(word)
 
 
 @functools.cache
 def simplemma_languages() -> frozenset[str]:
-    from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
-
     return frozenset(SUPPORTED_LANGUAGES)
 
 
@@ -92,7 +127,25 @@ def number_value(raw: str) -> str | None:
     return f"{value:g}"
 
 
-def count_terms(title: str | None, text: str, language: str | None) -> Counter[str]:
+class StoryTerms:
+    """The story terms of articles, with the lemmatizer and its caches that they need."""
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.lemmas = Lemmas(cache_dir)
+
+    def __call__(self, title: str | None, text: str, language: str | None) -> list[tuple[str, int]]:
+        """The article's TERMS most used story terms with their counts, most used first
+        (ties: first seen first, as Counter keeps them): the lead's words before the tail's."""
+        return self.count(title, text, language).most_common(TERMS)
+
+    def count(self, title: str | None, text: str, language: str | None) -> Counter[str]:
+        """Every story term of an article, with its count (the title counts as a line)."""
+        return count_terms(title, text, language, self.lemmas.lemma)
+
+
+def count_terms(
+    title: str | None, text: str, language: str | None, lemma: Callable[[str, str | None], str]
+) -> Counter[str]:
     """Every story term of an article, with its count (the title counts as a line)."""
     stops = stop_words(language)
     counts: Counter[str] = Counter()
@@ -112,12 +165,6 @@ def count_terms(title: str | None, text: str, language: str | None) -> Counter[s
             if (number := number_value(raw)) is not None:
                 counts[NUMBER_PREFIX + number] += 1
     return counts
-
-
-def story_terms(title: str | None, text: str, language: str | None) -> list[tuple[str, int]]:
-    """The article's TERMS most used story terms with their counts, most used first (ties:
-    first seen first, as Counter keeps them)."""
-    return count_terms(title, text, language).most_common(TERMS)
 
 
 def candidate_set(terms: list[tuple[str, int]]) -> list[bytes]:

@@ -209,3 +209,40 @@ def test_a_revised_articles_history_keeps_the_newest_max_versions(tmp_path):
         assert store.article_texts([article_id]) == {article_id: "Live: entry 4 is in."}
     finally:
         store.close()
+
+
+def test_term_counts_and_centroids_are_kept_with_the_article(store_url):
+    """A canonical article's term keys are counted (key 0 counts the articles) and its
+    story's centroid written, in the article's transaction; a rollback takes both back."""
+    store = Store(store_url)
+    store.open()
+    try:
+        first, first_story = store.add_article(
+            sample_record(story_term_keys=(7, 2**32 - 1), story_centroid=b"c1"), run_id=None
+        )
+        store.commit()
+        assert store.term_counts([7, 2**32 - 1, 99]) == {0: 1, 7: 1, 2**32 - 1: 1}
+        assert store.centroids([first_story]) == {first_story: b"c1"}
+        store.add_article(
+            sample_record(
+                url="file:///b.txt",
+                content_hash="cd" * 16,
+                story_id=first_story,
+                story_term_keys=(7,),
+                story_centroid=b"c2",
+            ),
+            run_id=None,
+        )
+        assert store.term_counts([7]) == {0: 2, 7: 2}
+        assert store.centroids([first_story]) == {first_story: b"c2"}
+        store.rollback()
+        assert store.term_counts([7]) == {0: 1, 7: 1}
+        assert store.centroids([first_story, 12345]) == {first_story: b"c1"}
+        # Signing again starts from nothing but keeps the stories and their articles.
+        store.forget_story_terms(["story_minhash"])
+        assert store.term_counts([7]) == {}
+        assert store.centroids([first_story]) == {first_story: None}
+        assert store.story_matches([13]) == []
+        assert store.missing_story_signatures()[0][0] == first
+    finally:
+        store.close()

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT, run_scrapy
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from dedup_quality import evaluate
+from story_pairs import DEV_PAIRS
+from story_pairs import run as run_pairs
 from story_quality import STORIES, evaluate_stories
 
 
@@ -167,3 +174,59 @@ def test_the_time_window_keeps_a_later_event_apart(tmp_path):
     )
     assert wide.returncode == 0, wide.stderr[-2000:]
     assert len(wide.rows("SELECT DISTINCT story_id FROM articles")) == 1
+
+
+def test_a_store_signed_with_earlier_story_features_is_signed_again(seeds, tmp_path):
+    folder = tmp_path / "inbox"
+    shutil.copytree(seeds, folder)
+    first = run_scrapy(["crawl", "files", "-a", f"path={folder}"], tmp_path / "a.db")
+    assert first.returncode == 0, first.stderr[-2000:]
+    stories = stories_by_seed(first)
+    # As a store from before story terms: features 1, no vectors, centroids or counts.
+    with closing(sqlite3.connect(tmp_path / "a.db")) as conn:
+        conn.execute(
+            "UPDATE news_meta SET value = replace(value, '\"features\": 2', '\"features\": 1') "
+            "WHERE key = 'story_minhash'"
+        )
+        conn.execute("UPDATE articles SET story_terms = NULL")
+        conn.execute("UPDATE stories SET centroid = NULL")
+        conn.execute("DELETE FROM term_counts")
+        conn.commit()
+
+    shutil.copy(STORIES / "en-lenn-regatta.txt", folder)
+    again = run_scrapy(["crawl", "files", "-a", f"path={folder}"], tmp_path / "a.db")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "Story features changed since" in again.stderr
+    assert "5 signatures computed now" in again.stderr
+    # Every canonical article has its terms again, counted once; every story a centroid;
+    # the stories kept their ids.
+    assert again.rows(
+        "SELECT COUNT(*) FROM articles WHERE story_terms IS NULL AND duplicate_of IS NULL"
+    ) == [(0,)]
+    assert again.rows("SELECT articles FROM term_counts WHERE term = 0") == [(6,)]
+    assert again.rows("SELECT COUNT(*) FROM stories WHERE centroid IS NULL") == [(0,)]
+    assert {k: v for k, v in stories_by_seed(again).items() if k[0] == "0"} == stories
+    assert (
+        '"features": 2'
+        in again.rows("SELECT value FROM news_meta WHERE key = 'story_minhash'")[0][0]
+    )
+
+
+@pytest.mark.slow
+def test_real_news_pairs_grouped_through_a_real_crawl():
+    """The dev set of real same-event and unrelated pairs (../shared/data), all in one store
+    through `scrapy crawl files`: today's level, so that a change that loses it fails. The
+    issue's target (F1 0.85 in every language) is not reached yet: docs/dedup-and-stories.md."""
+    if not DEV_PAIRS.is_file():
+        # Shared data, as the seeds: CI must have it; elsewhere the test is skipped.
+        if os.environ.get("NEWSDEDUP_REQUIRE_SEEDS"):
+            pytest.fail(f"real news pairs not found at {DEV_PAIRS}")
+        pytest.skip(f"real news pairs not found at {DEV_PAIRS}")
+    result = run_pairs(DEV_PAIRS, {})
+    overall = result.languages["all"]
+    assert (overall.same, overall.different) == (93, 132)
+    assert overall.f1 >= 0.6 and overall.precision >= 0.85, result
+    assert all(scores.f1 >= 0.45 for scores in result.languages.values()), result
+    # Unrelated articles of one period are not chained into a giant story.
+    assert result.largest <= 15, result
+    assert result.stored >= result.documents - 5

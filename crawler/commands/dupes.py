@@ -8,6 +8,7 @@ import argparse
 from scrapy.exceptions import UsageError
 
 from crawler.cli import StoreCommand, count, shown, writes_output
+from crawler.rules import cache_dir
 from db.base import StoreError
 from db.records import RunCounts
 from db.runs import StoreBusy, busy_message
@@ -226,7 +227,9 @@ class Command(StoreCommand):
                 store,
                 found,
                 changed,
-                StorySigner(self.settings.getint("NEWS_STORY_PERM")),
+                StorySigner(
+                    self.settings.getint("NEWS_STORY_PERM"), cache_dir=cache_dir(self.settings)
+                ),
                 run_id=run_id,
                 reason=f"scrapy dupes --threshold {threshold} --apply (run {run_id})",
             )
