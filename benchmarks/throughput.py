@@ -299,10 +299,23 @@ def index_bytes_per_article(database: Path) -> dict[str, float]:
             "SELECT COUNT(*) FROM articles WHERE duplicate_of IS NULL"
         ).fetchall()
         rows = dict(conn.execute("SELECT lsh, COUNT(*) FROM lsh_buckets GROUP BY lsh").fetchall())
+        [(terms_bytes,)] = conn.execute(
+            "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = 'term_counts'"
+        ).fetchall()
+        [(vector_bytes, centroid_bytes)] = conn.execute(
+            "SELECT (SELECT AVG(LENGTH(story_terms)) FROM articles WHERE story_terms IS NOT NULL "
+            "AND url NOT LIKE 'synthetic:%'), (SELECT AVG(LENGTH(centroid)) FROM stories "
+            "WHERE centroid IS NOT NULL)"
+        ).fetchall()
     return {
         "index_disk_bytes_per_article": table_bytes / max(canonical, 1),
         "dedup_bands_per_article": rows.get(1, 0) / max(canonical, 1),
         "story_bands_per_article": rows.get(2, 0) / max(canonical, 1),
+        # Story decisions' data beside the index: a crawled article's term vector, a story's
+        # centroid, and the document-frequency table per article.
+        "story_terms_bytes_per_article": vector_bytes or 0.0,
+        "centroid_bytes_per_story": centroid_bytes or 0.0,
+        "term_counts_disk_bytes_per_article": terms_bytes / max(canonical, 1),
         "indexed_articles": canonical,
     }
 
@@ -393,9 +406,10 @@ def crawl_mode(pages: int, near_share: float) -> dict[str, Any]:
 
 def load_synthetic(database: Path, count: int) -> float:
     """Fill DATABASE (made by a crawl, so at the current schema) with COUNT synthetic
-    canonical articles and their bucket rows; returns the seconds it took. Random signatures
-    have random band keys, so the bucket rows are drawn at random too, as many per article
-    as the two band layouts have bands."""
+    canonical articles, their story terms, the terms' document frequencies and their bucket
+    rows; returns the seconds it took. Random signatures have random band keys, so the
+    bucket rows are drawn at random too, as many per article as the two band layouts have
+    bands."""
     import numpy as np
 
     from pipelines.lsh import lsh_layout
@@ -412,9 +426,12 @@ def load_synthetic(database: Path, count: int) -> float:
             chunk = min(50_000, count - offset)
             signatures = rng.integers(0, 2**32, size=(chunk, 128), dtype=np.uint32)
             stories = rng.integers(0, 2**32, size=(chunk, 128), dtype=np.uint32)
+            # Story terms: 48 (key, weight) pairs, as pipelines/storyvectors.py packs them.
+            vectors = rng.integers(1, 2**32, size=(chunk, 96), dtype=np.uint32)
             conn.executemany(
                 "INSERT INTO articles (id, url, text, fetched_at, content_hash, signature, "
-                "story_id, story_signature) VALUES (?, ?, '', '2026-10-01 00:00:00', ?, ?, 1, ?)",
+                "story_id, story_signature, story_terms) "
+                "VALUES (?, ?, '', '2026-10-01 00:00:00', ?, ?, 1, ?, ?)",
                 (
                     (
                         offset + i + 2,
@@ -422,10 +439,24 @@ def load_synthetic(database: Path, count: int) -> float:
                         f"{offset + i:032x}",
                         signatures[i].tobytes(),
                         stories[i].tobytes(),
+                        vectors[i].tobytes(),
                     )
                     for i in range(chunk)
                 ),
             )
+        # Document frequencies as news vocabularies have them: a few million terms, most
+        # seen once, some in a large share of the store (a Zipf law).
+        terms = count * 3
+        frequencies = np.minimum(rng.zipf(1.6, size=terms), count)
+        conn.executemany(
+            "INSERT OR IGNORE INTO term_counts (term, articles) VALUES (?, ?)",
+            zip(
+                rng.integers(1, 2**32, size=terms).tolist(),
+                frequencies.tolist(),
+                strict=True,
+            ),
+        )
+        conn.execute("INSERT OR REPLACE INTO term_counts (term, articles) VALUES (0, ?)", (count,))
         ids = np.arange(2, count + 2, dtype=np.int64)
         step = 1_000_000
         for lsh, bands in ((1, dedup_bands), (2, story_bands)):
@@ -488,7 +519,15 @@ def million_mode(count: int, pages: int = 2000) -> dict[str, Any]:
             "fingerprint": fingerprint,
             "lookup": per_article.get("dedup", 0.0) - fingerprint,
         }
+        # The same for stories: terms and signature in the workers, the decision (look-up,
+        # centroids, document frequencies, cosine) in the crawl process.
+        terms = run["stats"].get("news/derived_cpu/stories", 0.0) / pages
+        decision = per_article.get("stories", 0.0) - terms
+        run["stories_s_per_article_parts"] = {"terms": terms, "decision": decision}
+        run["stories_share_of_article_cpu"] = per_article.get("stories", 0.0) / article_cpu
+        run["stories_decision_share_of_article_cpu"] = decision / article_cpu
         results["crawl"] = run
+        results["index"] = index_bytes_per_article(database)
     return results
 
 

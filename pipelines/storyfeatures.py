@@ -27,16 +27,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import simplemma
-import stopwordsiso
-from simplemma.strategies import DefaultStrategy
-from simplemma.strategies.dictionaries import DefaultDictionaryFactory
-from simplemma.strategies.dictionaries.dictionary_factory import (
-    SUPPORTED_LANGUAGES,
-    MappingStrToByteString,
-)
-
 from pipelines.cache import cached, version_of
+
+# simplemma and stopwords-iso are imported where an article's terms are first counted
+# (0.18 s of CPU): a crawl process whose workers count the terms never needs them.
 
 # The vector kept per article, and the set whose MinHash finds candidates.
 TERMS = 48
@@ -59,6 +53,8 @@ _UNSPACED_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a
 @functools.lru_cache(maxsize=256)
 def stop_words(language: str | None) -> frozenset[str]:
     """stopwords-iso's list for LANGUAGE, folded as terms are; empty for an unknown one."""
+    import stopwordsiso
+
     if not language or not stopwordsiso.has_lang(language):
         return frozenset()
     return frozenset(_plain(word) for word in stopwordsiso.stopwords(language))
@@ -75,6 +71,9 @@ class Lemmas:
     It is simplemma's dictionary factory for its own lemmatizer."""
 
     def __init__(self, cache_dir: Path | None = None) -> None:
+        import simplemma
+        from simplemma.strategies import DefaultStrategy
+
         self.cache_dir = cache_dir
         self._dictionaries: dict[str, Mapping[str, str]] = {}
         strategy = DefaultStrategy(dictionary_factory=self)
@@ -84,6 +83,9 @@ class Lemmas:
         self.lemma = functools.lru_cache(maxsize=1 << 17)(self._lemma)
 
     def get_dictionary(self, lang: str) -> Mapping[str, str]:
+        from simplemma.strategies.dictionaries import DefaultDictionaryFactory
+        from simplemma.strategies.dictionaries.dictionary_factory import MappingStrToByteString
+
         found = self._dictionaries.get(lang)
         if found is None:
 
@@ -109,6 +111,8 @@ class Lemmas:
 
 @functools.cache
 def simplemma_languages() -> frozenset[str]:
+    from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+
     return frozenset(SUPPORTED_LANGUAGES)
 
 
@@ -128,10 +132,18 @@ def number_value(raw: str) -> str | None:
 
 
 class StoryTerms:
-    """The story terms of articles, with the lemmatizer and its caches that they need."""
+    """The story terms of articles, with the lemmatizer and its caches that they need (made
+    on the first article)."""
 
     def __init__(self, cache_dir: Path | None = None) -> None:
-        self.lemmas = Lemmas(cache_dir)
+        self.cache_dir = cache_dir
+        self._lemmas: Lemmas | None = None
+
+    @property
+    def lemmas(self) -> Lemmas:
+        if self._lemmas is None:
+            self._lemmas = Lemmas(self.cache_dir)
+        return self._lemmas
 
     def __call__(self, title: str | None, text: str, language: str | None) -> list[tuple[str, int]]:
         """The article's TERMS most used story terms with their counts, most used first
@@ -144,10 +156,15 @@ class StoryTerms:
 
 
 def count_terms(
-    title: str | None, text: str, language: str | None, lemma: Callable[[str, str | None], str]
+    title: str | None,
+    text: str,
+    language: str | None,
+    lemma: Callable[[str, str | None], str],
+    stops: frozenset[str] | None = None,
 ) -> Counter[str]:
-    """Every story term of an article, with its count (the title counts as a line)."""
-    stops = stop_words(language)
+    """Every story term of an article, with its count (the title counts as a line). STOPS:
+    the language's stop words unless given (benchmarks/story_terms.py compares others)."""
+    stops = stop_words(language) if stops is None else stops
     counts: Counter[str] = Counter()
     for part in (title or "", text):
         for match in _TOKEN_RE.finditer(part):

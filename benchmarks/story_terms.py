@@ -1,0 +1,104 @@
+"""What word folding buys story decisions: lemmas (simplemma) and stop words (stopwords-iso),
+each left out in turn, on real news pairs.
+
+    python benchmarks/story_terms.py                    # ../shared/data/story-pairs-dev.csv
+    python benchmarks/story_terms.py --pairs FILE.csv
+
+For each variant, every text of the pairs file gets its story terms (the stage's own
+pipelines/storyfeatures.py, with the lemmatizer or the stop list swapped out) and a vector
+(pipelines/storyvectors.py), with document frequencies over all the texts. It prints:
+
+- the best pairwise F1 of the TF-IDF cosine over the clearly labelled pairs, and the
+  threshold that gives it: how well the decision separates the pairs;
+- the median Jaccard of the candidate sets (the strongest terms that MinHash signs) of
+  same-story pairs, and how many texts share a candidate term with a text on average: what
+  LSH can find, and what a look-up costs.
+
+No crawl: this isolates the features. benchmarks/story_pairs.py measures the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from story_pairs import DEV_PAIRS, read_pairs
+
+from pipelines.storyfeatures import CANDIDATE_TERMS, TERMS, Lemmas, count_terms, stop_words
+from pipelines.storyvectors import DOCUMENTS_KEY, article_vector, cosine
+
+
+def plain(word: str, _language: str | None) -> str:
+    return word.casefold()
+
+
+def variant(
+    documents: dict[str, tuple[str, str]],
+    labelled: list[tuple[str, str, str, bool]],
+    lemma: Callable[[str, str | None], str],
+    stops: Callable[[str], frozenset[str]],
+) -> str:
+    terms = {}
+    for doc, (language, text) in documents.items():
+        title, _, body = text.strip().partition("\n")
+        counted = count_terms(title, body, language, lemma, stops(language))
+        terms[doc] = counted.most_common(TERMS)
+    vectors = {doc: article_vector(found) for doc, found in terms.items()}
+    frequencies: Counter[int] = Counter()
+    for vector in vectors.values():
+        frequencies.update(vector.keys())
+    frequencies[DOCUMENTS_KEY] = len(vectors)
+    scored = [
+        (cosine(vectors[a], vectors[b], frequencies, len(vectors))[0], same)
+        for _lang, a, b, same in labelled
+    ]
+    best_f1, best_threshold = 0.0, 0.0
+    for step in range(2, 60):
+        threshold = step / 100
+        tp = sum(score >= threshold and same for score, same in scored)
+        fp = sum(score >= threshold and not same for score, same in scored)
+        fn = sum(score < threshold and same for score, same in scored)
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if f1 > best_f1:
+            best_f1, best_threshold = f1, threshold
+    candidates = {doc: {t for t, _ in found[:CANDIDATE_TERMS]} for doc, found in terms.items()}
+    same_jaccard = statistics.median(
+        len(candidates[a] & candidates[b]) / max(len(candidates[a] | candidates[b]), 1)
+        for _lang, a, b, same in labelled
+        if same
+    )
+    sharing = statistics.mean(
+        len({d for d, other in candidates.items() if other & found}) - 1
+        for found in candidates.values()
+    )
+    return (
+        f"best F1 {best_f1:.3f} at {best_threshold:.2f}; candidate sets: same-story median "
+        f"Jaccard {same_jaccard:.3f}, {sharing:.1f} texts share a term with each"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=Path, default=DEV_PAIRS)
+    args = parser.parse_args()
+    documents, labelled = read_pairs(args.pairs)
+    lemmas = Lemmas()
+    none: Callable[[str], frozenset[str]] = lambda _language: frozenset()  # noqa: E731
+    for name, lemma, stops in (
+        ("lemmas and stop words", lemmas.lemma, stop_words),
+        ("stop words, no lemmas", plain, stop_words),
+        ("lemmas, no stop words", lemmas.lemma, none),
+        ("neither", plain, none),
+    ):
+        print(f"{name:>22}: {variant(documents, labelled, lemma, stops)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
