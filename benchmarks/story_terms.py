@@ -31,7 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from story_pairs import DEV_PAIRS, read_pairs
 
-from pipelines.storyfeatures import CANDIDATE_TERMS, TERMS, Lemmas, count_terms, stop_words
+from pipelines.storyfeatures import (
+    CANDIDATE_TERMS,
+    TERMS,
+    Lemmas,
+    count_terms,
+    stop_words,
+    term_of,
+)
 from pipelines.storyvectors import DOCUMENTS_KEY, article_vector, cosine
 
 
@@ -48,7 +55,9 @@ def variant(
     terms = {}
     for doc, (language, text) in documents.items():
         title, _, body = text.strip().partition("\n")
-        counted = count_terms(title, body, language, lemma, stops(language))
+        counted = count_terms(
+            title, body, language, lambda w, lang: term_of(w, lang, lemma, stops(lang or ""))
+        )
         terms[doc] = counted.most_common(TERMS)
     vectors = {doc: article_vector(found) for doc, found in terms.items()}
     frequencies: Counter[int] = Counter()

@@ -2,7 +2,7 @@
 
     python benchmarks/throughput.py                  # 10,000 pages, results in benchmarks/results/
     python benchmarks/throughput.py --pages 2000     # a quicker run
-    python benchmarks/throughput.py --million        # start-up and dedup cost beside 1,000,000 stored articles
+    python benchmarks/throughput.py --million        # start-up, dedup and stories beside 1,000,000 stored articles
     python benchmarks/throughput.py --flat 100000    # memory over a crawl of 100,000 pages
 
 The crawl mode writes N article pages (three site templates, 150 to 1,200 words, a share of
@@ -22,8 +22,10 @@ http.server on a loopback port, and in one run measures:
 - the dedup index's memory per stored article, and the start-up time of a crawl against
   the filled store.
 
-The million mode adds 1,000,000 synthetic canonical articles (signatures only) to a store
-and measures the start-up of a crawl against it and the dedup stage's CPU per article.
+The million mode adds 1,000,000 synthetic canonical articles (signatures, story terms, and
+document frequencies for 3,000,000 terms) to a store and measures the start-up of a crawl
+against it and the dedup and stories stages' CPU per article, each split into the part made
+in the workers and the part in the crawl process.
 
 The flat mode crawls N small generated pages (files source, default workers) and samples
 the resident memory of the crawl process and of its workers every 2 s against the

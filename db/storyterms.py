@@ -8,7 +8,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import BigInteger, Integer, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from db.base import STORY_LSH, StoreBase, articles, lsh_buckets, news_meta, stories, term_counts
@@ -16,12 +16,30 @@ from db.base import STORY_LSH, StoreBase, articles, lsh_buckets, news_meta, stor
 # The row of term_counts that counts the articles themselves.
 DOCUMENTS_KEY = 0
 
-_COUNTS = select(term_counts.c.term, term_counts.c.articles).where(
-    term_counts.c.term.in_(bindparam("keys", expanding=True))
-)
-_CENTROIDS = select(stories.c.id, stories.c.centroid).where(
-    stories.c.id.in_(bindparam("ids", expanding=True))
-)
+# Look-ups take a fixed number of parameters, padded up to a multiple of this with a key
+# already asked for: an expanding IN is rendered anew on every call, and a statement per
+# exact count would compile hundreds of shapes (db/lookups.py does the same for buckets).
+_PAD = 32
+
+
+@functools.lru_cache(maxsize=64)
+def _counts(size: int) -> Any:
+    keys: list[Any] = [bindparam(f"k{i}", type_=BigInteger) for i in range(size)]
+    return select(term_counts.c.term, term_counts.c.articles).where(term_counts.c.term.in_(keys))
+
+
+@functools.lru_cache(maxsize=64)
+def _centroids(size: int) -> Any:
+    keys: list[Any] = [bindparam(f"k{i}", type_=Integer) for i in range(size)]
+    return select(stories.c.id, stories.c.centroid).where(stories.c.id.in_(keys))
+
+
+def _padded(values: list[int]) -> tuple[int, dict[str, int]]:
+    size = -(-len(values) // _PAD) * _PAD
+    padded = values + [values[0]] * (size - len(values))
+    return size, {f"k{i}": value for i, value in enumerate(padded)}
+
+
 _SET_CENTROID = (
     update(stories).where(stories.c.id == bindparam("story")).values(centroid=bindparam("blob"))
 )
@@ -45,21 +63,21 @@ class StoryTerms(StoreBase):
     def term_counts(self, keys: Iterable[int]) -> dict[int, int]:
         """How many canonical articles have each of these term KEYS (absent: none), and
         under DOCUMENTS_KEY how many articles were counted."""
-        wanted = sorted({*keys, DOCUMENTS_KEY})
-        rows = self.conn.execute(_COUNTS, {"keys": wanted}).all()
-        return {int(term): int(count) for term, count in rows}
+        size, params = _padded(sorted({*keys, DOCUMENTS_KEY}))
+        return {int(term): int(count) for term, count in self._fetch(_counts(size), params)}
 
     def count_terms(self, keys: Iterable[int], delta: int = 1) -> None:
         """One more (DELTA more) article with each of these term KEYS."""
         wanted = sorted({*keys, DOCUMENTS_KEY})  # in order: two writers never cross
         statement = _upsert(self.conn.dialect.name)
-        self.conn.execute(statement, [{"term": key, "delta": delta} for key in wanted])
+        self._execute_many(statement, [{"term": key, "delta": delta} for key in wanted])
 
     def centroids(self, story_ids: Iterable[int]) -> dict[int, bytes | None]:
         ids = sorted(set(story_ids))
         if not ids:
             return {}
-        return {int(sid): blob for sid, blob in self.conn.execute(_CENTROIDS, {"ids": ids}).all()}
+        size, params = _padded(ids)
+        return {int(sid): blob for sid, blob in self._fetch(_centroids(size), params)}
 
     def set_centroid(self, story_id: int, blob: bytes | None) -> None:
         self.conn.execute(_SET_CENTROID, {"story": story_id, "blob": blob})

@@ -138,6 +138,9 @@ class StoryTerms:
     def __init__(self, cache_dir: Path | None = None) -> None:
         self.cache_dir = cache_dir
         self._lemmas: Lemmas | None = None
+        # Word and language → term, stop words and lemma in one look-up (news reuses its
+        # words); bounded, so an unending crawl does not grow it.
+        self._term: Callable[[str, str | None], str | None] | None = None
 
     @property
     def lemmas(self) -> Lemmas:
@@ -152,32 +155,50 @@ class StoryTerms:
 
     def count(self, title: str | None, text: str, language: str | None) -> Counter[str]:
         """Every story term of an article, with its count (the title counts as a line)."""
-        return count_terms(title, text, language, self.lemmas.lemma)
+        if self._term is None:
+            self._term = functools.lru_cache(maxsize=1 << 17)(
+                functools.partial(term_of, lemma=self.lemmas.lemma)
+            )
+        return count_terms(title, text, language, self._term)
+
+
+def term_of(
+    word: str,
+    language: str | None,
+    lemma: Callable[[str, str | None], str],
+    stops: frozenset[str] | None = None,
+) -> str | None:
+    """The story term a word stands for: its lemma, unless it is short or a stop word.
+    STOPS: the language's stop words unless given (benchmarks/story_terms.py compares)."""
+    stops = stop_words(language) if stops is None else stops
+    if len(word) < MIN_LETTERS or _plain(word) in stops:
+        return None
+    term = lemma(word, language)
+    return term if len(term) >= MIN_LETTERS and term not in stops else None
 
 
 def count_terms(
     title: str | None,
     text: str,
     language: str | None,
-    lemma: Callable[[str, str | None], str],
-    stops: frozenset[str] | None = None,
+    term: Callable[[str, str | None], str | None],
 ) -> Counter[str]:
-    """Every story term of an article, with its count (the title counts as a line). STOPS:
-    the language's stop words unless given (benchmarks/story_terms.py compares others)."""
-    stops = stop_words(language) if stops is None else stops
+    """Every story term of an article, with its count (the title counts as a line); TERM
+    maps a word to its term (term_of)."""
     counts: Counter[str] = Counter()
     for part in (title or "", text):
-        for match in _TOKEN_RE.finditer(part):
-            word = match.group()
-            if _UNSPACED_RE.search(word):
+        # Words are counted first (in C), then each distinct word is folded once; Counter
+        # keeps first-seen order, so ties still rank the lead's words first.
+        unspaced = _UNSPACED_RE.search(part) is not None
+        for word, count in Counter(_TOKEN_RE.findall(part)).items():
+            if unspaced and _UNSPACED_RE.search(word):
                 for run in _UNSPACED_RE.findall(word):
-                    counts.update(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
+                    for i in range(max(len(run) - 1, 1)):
+                        counts[run[i : i + 2]] += count
                 continue
-            if len(word) < MIN_LETTERS or _plain(word) in stops:
-                continue
-            term = lemma(word, language)
-            if len(term) >= MIN_LETTERS and term not in stops:
-                counts[term] += 1
+            found = term(word, language)
+            if found is not None:
+                counts[found] += count
         for raw in _NUMBER_RE.findall(part):
             if (number := number_value(raw)) is not None:
                 counts[NUMBER_PREFIX + number] += 1
