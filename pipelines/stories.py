@@ -61,6 +61,7 @@ class StoryScore:
     story: int
     score: float
     shared: dict[int, float]
+    centroid: Vector
 
 
 class StoryPipeline:
@@ -216,9 +217,12 @@ class StoryPipeline:
         best = scores[0]
         item.story_similarity = best.score
         item.story_evidence = self.evidence(story.terms, best)
-        group, agreed = self.mergeable(store, best.story, [s.story for s in scores[1:]])
+        group, agreed = self.mergeable(store, best.story, best.centroid, scores[1:])
         item.story_id = min(group)
-        centroid = self.merged_centroid(store, group)
+        centroid: Vector = {}
+        for score in scores:
+            if score.story in group:
+                centroid = add_to_centroid(centroid, score.centroid)
         item.story_centroid = pack(add_to_centroid(centroid, vector))
         absorbed = set(group) - {item.story_id}
         if absorbed:
@@ -249,13 +253,18 @@ class StoryPipeline:
         own = store.resolve_story(revised.story_id) or revised.story_id
         others = [match for match in found if match.id != revised.id]
         scores = [s for s in self.scores(store, item, vector, others) if s.story != own]
-        group, agreed = self.mergeable(store, own, [s.story for s in scores])
+        mine = unpack(store.centroids([own]).get(own))
+        group, agreed = self.mergeable(store, own, mine, scores)
         item.story_id = min(group)
         if len(group) > 1:
             best = scores[0]
             item.story_similarity = best.score
             item.story_evidence = self.evidence(terms, best)
-            item.story_centroid = pack(self.merged_centroid(store, group))
+            merged = mine
+            for score in scores:
+                if score.story in group:
+                    merged = add_to_centroid(merged, score.centroid)
+            item.story_centroid = pack(merged)
             self.merge(store, item, item.story_id, set(group) - {item.story_id}, scores, agreed)
             self.inc("merged", len(group) - 1)
         return item
@@ -276,33 +285,24 @@ class StoryPipeline:
         for story_id, centroid in centroids.items():
             score, shared = cosine(vector, centroid, counts, documents)
             if score >= self.threshold:
-                scores.append(StoryScore(story_id, score, shared))
+                scores.append(StoryScore(story_id, score, shared, centroid))
         return sorted(scores, key=lambda s: (-s.score, s.story))
 
     def mergeable(
-        self, store: Store, story: int, others: list[int]
+        self, store: Store, story: int, centroid: Vector, others: list[StoryScore]
     ) -> tuple[list[int], dict[int, float]]:
-        """STORY and those of OTHERS whose centroid is close to its own, and how close."""
+        """STORY and those of OTHERS whose centroid is close to its CENTROID, and how close."""
         if not others:
             return [story], {}
-        centroids = {sid: unpack(blob) for sid, blob in store.centroids([story, *others]).items()}
-        mine = centroids.get(story, {})
-        counts = store.term_counts({key for c in centroids.values() for key in c})
+        counts = store.term_counts({key for s in others for key in s.centroid} | set(centroid))
         documents = counts.get(DOCUMENTS_KEY, 0)
         group, agreed = [story], {}
         for other in others:
-            score, _ = cosine(mine, centroids.get(other, {}), counts, documents)
+            score, _ = cosine(centroid, other.centroid, counts, documents)
             if score >= self.merge_threshold:
-                group.append(other)
-                agreed[other] = score
+                group.append(other.story)
+                agreed[other.story] = score
         return group, agreed
-
-    @staticmethod
-    def merged_centroid(store: Store, group: list[int]) -> Vector:
-        merged: Vector = {}
-        for blob in store.centroids(group).values():
-            merged = add_to_centroid(merged, unpack(blob))
-        return merged
 
     @staticmethod
     def evidence(terms: tuple[tuple[str, int], ...], best: StoryScore) -> str:
