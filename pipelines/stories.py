@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,6 +53,8 @@ SIGNED_META = "story_signatures"
 ROWS_PER_BAND = 2
 # Shared terms named in an article's story evidence.
 EVIDENCE_TERMS = 6
+# Candidate stories compared per article, those with the most members found first.
+MAX_CANDIDATE_STORIES = 16
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class StoryPipeline:
     (cosine ≥ ``NEWS_STORY_MERGE_THRESHOLD``): evidence of story against story, so one
     article never chains two unrelated stories. The oldest story survives a merge
     (``story_merges`` records it). Stats: ``news/stories/new``, ``…/joined``,
-    ``…/merged``.
+    ``…/merged``, and ``…/candidates`` (candidate stories compared, at most 16 an article).
     """
 
     def __init__(
@@ -275,9 +278,13 @@ class StoryPipeline:
         """The stories of FOUND (members within the window) whose centroid the article
         matches, best first (ties: the oldest story)."""
         date: datetime = item.published_at or item.fetched_at
-        near = {match.story_id for match in found if abs(match.date - date) <= self.window}
-        if not vector or not near:
+        members = Counter(m.story_id for m in found if abs(m.date - date) <= self.window)
+        if not vector or not members:
             return []
+        # The stories with the most members among the candidates, each compared in full:
+        # a bound on the work of one article, whatever a common term brings back.
+        near = [story for story, _ in members.most_common(MAX_CANDIDATE_STORIES)]
+        self.inc("candidates", len(near))
         centroids = {sid: unpack(blob) for sid, blob in store.centroids(near).items() if blob}
         counts = store.term_counts({key for c in centroids.values() for key in c} | set(vector))
         documents = counts.get(DOCUMENTS_KEY, 0)
