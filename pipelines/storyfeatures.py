@@ -40,6 +40,8 @@ MIN_LETTERS = 3
 # Integers below this are days, counts and ranks more often than the story's facts.
 MIN_NUMBER = 10
 NUMBER_PREFIX = "#"
+# The longest word cut off before an apostrophe as elided (French qu', Italian dell').
+ELIDED_LETTERS = 4
 
 _TOKEN_RE = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 # 2 000 · 2,000 · 9,2 · 1.2 · 3.5 · 46 (spaces inside French thousands included)
@@ -101,9 +103,14 @@ class Lemmas:
 
     def _lemma(self, word: str, language: str | None) -> str:
         """WORD's lemma in LANGUAGE, folded to lower case; the word itself where simplemma
-        has no dictionary for the language. An elided article (l', d', dell') is cut first."""
-        parts = [part for part in _ELISION_RE.split(word) if part]
-        word = parts[-1] if parts else ""
+        has no dictionary for the language. A possessive 's and an elided article or
+        preposition (l', d', qu', dell') are cut first."""
+        parts = _ELISION_RE.split(word)
+        if len(parts) > 1 and parts[-1].casefold() in ("s", ""):
+            parts = parts[:-1]  # a possessive: Ashford's, the Velora's
+        if len(parts) > 1 and len(parts[0]) <= ELIDED_LETTERS:
+            parts = parts[1:]  # an elided article or preposition: l'usine, dell'Italia
+        word = "'".join(part for part in parts if part)
         if word and language in simplemma_languages():
             word = self._lemmatizer.lemmatize(word, lang=language)
         return _plain(word)
