@@ -89,7 +89,9 @@ class Lemmas:
         from simplemma.strategies.dictionaries.dictionary_factory import MappingStrToByteString
 
         found = self._dictionaries.get(lang)
-        if found is None:
+        if found is None and self.cache_dir is None:
+            found = self._dictionaries[lang] = DefaultDictionaryFactory().get_dictionary(lang)
+        elif found is None:
 
             def decode() -> bytes:
                 shipped = DefaultDictionaryFactory(cache_max_size=0).get_dictionary(lang)
