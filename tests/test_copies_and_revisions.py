@@ -86,6 +86,7 @@ def test_syndicated_copies_and_a_sites_own_copy_are_told_apart(publisher, partne
     assert title  # the sample has a headline
 
 
+@pytest.mark.slow  # 15 s or more: several crawls
 def test_a_corrected_article_is_refetched_alone_and_keeps_its_id(publisher, tmp_path):
     site, www = publisher
     database = tmp_path / "news.db"

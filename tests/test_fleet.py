@@ -234,6 +234,7 @@ def keys_left(frontier: tuple[str, str]) -> list[bytes]:
         server.close()
 
 
+@pytest.mark.slow  # 15 s or more: several crawls
 def test_three_processes_are_one_crawl(tmp_path, postgres_url, frontier):
     with fleet_site(tmp_path) as site:
         command = fleet_command(site, postgres_url, frontier)

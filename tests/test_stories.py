@@ -79,6 +79,7 @@ def test_near_duplicates_share_their_canonicals_story(crawl_files):
     assert result.rows("SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL") == [(24,)]
 
 
+@pytest.mark.slow  # 15 s or more: several crawls
 def test_a_bridging_article_merges_two_stories_only_when_their_centroids_agree(tmp_path):
     folder = tmp_path / "inbox"
     folder.mkdir()

@@ -223,6 +223,7 @@ def test_articles_are_told_from_lists_by_evidence_not_og_type(site, tmp_path):
         assert f"not_article: {base}{path}: {why}" in result.stderr, path
 
 
+@pytest.mark.slow  # 15 s or more: several crawls
 def test_what_was_not_stored_is_fetched_again_only_when_due(site, tmp_path):
     server, www = site
     base = server.base
