@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from story_pairs import DEV_PAIRS, read_pairs
 
+from db.storyterms import DOCUMENTS_KEY
 from pipelines.storyfeatures import (
     CANDIDATE_TERMS,
     TERMS,
@@ -39,7 +40,7 @@ from pipelines.storyfeatures import (
     stop_words,
     term_of,
 )
-from pipelines.storyvectors import DOCUMENTS_KEY, article_vector, cosine
+from pipelines.storyvectors import article_vector, cosine
 
 
 def plain(word: str, _language: str | None) -> str:

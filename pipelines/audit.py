@@ -206,7 +206,8 @@ def apply(
             signature, terms = story_signer.sign(row.title, texts[change.article], row.language)
             vector = article_vector(terms)
             store.set_story_signature(change.article, signature, pack(vector) if vector else None)
-            store.count_terms(vector)
+            if vector:
+                store.count_terms(vector)
             own = store.resolve_story(row.story_id) or row.story_id
             centroid = unpack(store.centroids([own]).get(own))
             store.set_centroid(own, pack(add_to_centroid(centroid, vector)))

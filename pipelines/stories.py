@@ -21,13 +21,13 @@ from crawler.store import CrawlStore
 from db.base import STORY_LSH, StoreError
 from db.records import StoryMatch
 from db.store import Store
+from db.storyterms import DOCUMENTS_KEY
 from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
 from pipelines.lsh import build_index
 from pipelines.signatures import STORY_SEED, StoryFingerprint, StorySigner, band_keys, permutations
 from pipelines.storage import StoragePipeline
 from pipelines.storyvectors import (
-    DOCUMENTS_KEY,
     Vector,
     add_to_centroid,
     article_vector,
@@ -177,7 +177,8 @@ class StoryPipeline:
                 signature, terms = self.signer.sign(title, text, language)
                 vector = article_vector(terms)
                 store.set_story_signature(article_id, signature, pack(vector) if vector else None)
-                store.count_terms(vector)
+                if vector:  # as a stored article: one without terms is not counted
+                    store.count_terms(vector)
                 added.setdefault(story_id, []).append(vector)
                 if indexed and signature:
                     store.add_buckets(STORY_LSH, article_id, band_keys(signature, self.layout))

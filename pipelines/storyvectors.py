@@ -20,11 +20,11 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from db.storyterms import DOCUMENTS_KEY
+
 # The heaviest terms a centroid keeps: about one article's worth, so that a large story
 # costs no more to compare than a small one.
 CENTROID_TERMS = 64
-# The document-frequency row that counts the documents themselves (no term hashes to 0).
-DOCUMENTS_KEY = 0
 # A stored vector: little-endian (key, weight) pairs.
 _DTYPE = np.dtype([("key", "<u4"), ("weight", "<f4")])
 
@@ -34,7 +34,7 @@ Vector = dict[int, float]
 def term_key(term: str) -> int:
     """A term's 32-bit key; never DOCUMENTS_KEY."""
     key = int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest(), "little")
-    return key or 1
+    return 1 if key == DOCUMENTS_KEY else key  # that row counts the documents
 
 
 def article_vector(terms: Iterable[tuple[str, int]]) -> Vector:
