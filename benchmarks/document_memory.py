@@ -22,7 +22,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.throughput import machine, measured, vocabulary, write_results  # noqa: E402
+from benchmarks.newspages import vocabulary  # noqa: E402
+from benchmarks.throughput import machine, measured, write_results  # noqa: E402
 
 
 def write_document(path: Path, size_mb: float, seed: int = 5) -> int:

@@ -28,7 +28,7 @@ trap stop EXIT
 "$here/.venv/bin/python" -c "
 import sys; sys.path.insert(0, '$here')
 from pathlib import Path
-from benchmarks.throughput import make_pages
+from benchmarks.newspages import make_pages
 make_pages(Path('$work/pages'), 3000, 0.1)
 "
 (

@@ -7,7 +7,7 @@ PostgreSQL store.
 Two cases, each run in turn in one invocation, so that their ratios compare like with like
 on a noisy machine:
 
-- **crawl**: a generated site of light article pages (benchmarks/throughput.py's generator,
+- **crawl**: a generated site of light article pages (benchmarks/newspages.py's generator,
   small pages) behind benchmarks/slow_site.py, whose every answer takes 200-500 ms. Each
   process keeps 8 requests in flight and cleans in its own process (NEWS_WORKERS=1), so a
   crawl waits on the network, not on the two cores. Printed per N: pages/s over the
@@ -46,7 +46,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from throughput import machine, make_pages, write_results  # noqa: E402
+from newspages import make_pages  # noqa: E402
+from throughput import machine, write_results  # noqa: E402
 
 SERVER = os.environ.get(
     "NEWSDEDUP_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

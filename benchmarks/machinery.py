@@ -41,7 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.throughput import machine, make_pages, measured, write_results  # noqa: E402
+from benchmarks.newspages import make_pages  # noqa: E402
+from benchmarks.throughput import machine, measured, write_results  # noqa: E402
 
 # A worker started by the pool's boot line imports these ...
 BOOT_IMPORTS = "import pipelines.workerpool; from pipelines.cleaner import start_worker"

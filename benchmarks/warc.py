@@ -1,10 +1,11 @@
 """WARC ingest against its limit: the cores times bare trafilatura extraction.
 
-    python benchmarks/warc.py [--pages 10000] [--files 4]
+    python benchmarks/warc.py [--pages 10000] [--files 4] [--heavy 0.5]
 
-Writes the throughput benchmark's generated pages (three site templates with a few hundred
-links of chrome, 150 to 1,200 words, 10 % near-duplicate copies) into FILES gzipped WARC
-files, as response records beside their request records. Measures, in one run:
+Writes generated news pages (benchmarks/newspages.py: 150 to 1,200 words, 10 % near-duplicate
+copies; a HEAVY share of them shaped like today's news pages, 80 to 200 KB with scripts,
+JSON-LD, menus, related links and comments, the rest light pages of 20 to 40 KB) into FILES
+gzipped WARC files, as response records beside their request records. Measures, in one run:
 - bare ``trafilatura.bare_extraction`` of the same pages in one process (pages/s);
 - ``scrapy crawl warc`` of the files with the default workers, into a fresh store.
 Prints pages/s, the ratio to the limit (cores × bare pages/s), the peak memory of the crawl
@@ -21,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import throughput
+from newspages import make_pages
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -59,13 +61,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=10_000)
     parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--heavy", type=float, default=0.5, help="share of heavy pages")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         site, warcs = Path(tmp) / "site", Path(tmp) / "warcs"
-        names = throughput.make_pages(site, args.pages, 0.1)
+        names = make_pages(site, args.pages, 0.1, heavy_share=args.heavy)
         size = write_warcs(site, names, warcs, args.files)
-        print(f"{args.pages} pages in {args.files} WARC files, {size / 1e6:.0f} MB", flush=True)
+        print(
+            f"{args.pages} pages ({args.heavy:.0%} heavy) in {args.files} WARC files,"
+            f" {size / 1e6:.0f} MB",
+            flush=True,
+        )
         bare = throughput.bare_extraction(site, names)
         print(f"bare extraction, one process: {bare['pages_per_s']:.1f} pages/s", flush=True)
         run = throughput.measured(
