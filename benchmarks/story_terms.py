@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from story_pairs import DEV_PAIRS, read_pairs
 
-from db.storyterms import DOCUMENTS_KEY
+from db.records import DOCUMENTS_KEY
 from pipelines.storyfeatures import (
     CANDIDATE_TERMS,
     TERMS,

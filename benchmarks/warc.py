@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import throughput
@@ -57,6 +59,27 @@ def write_warcs(site: Path, names: list[str], folder: Path, files: int) -> int:
     return total
 
 
+def _extract_share(folder: Path, names: list[str]) -> int:
+    import trafilatura
+
+    return sum(
+        1
+        for name in names
+        if trafilatura.bare_extraction((folder / name).read_text("utf-8"), with_metadata=True)
+    )
+
+
+def parallel_bare(folder: Path, names: list[str], processes: int) -> float:
+    """Pages/s of bare extraction in PROCESSES processes at once, each over its share: what
+    the machine's cores give extraction alone, without any pipeline."""
+    shares = [(folder, names[start::processes]) for start in range(processes)]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        pool.starmap(_extract_share, [(folder, names[:2])] * processes)  # imports, once each
+        started = time.perf_counter()
+        pool.starmap(_extract_share, shares)
+        return len(names) / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=10_000)
@@ -75,6 +98,12 @@ def main() -> None:
         )
         bare = throughput.bare_extraction(site, names)
         print(f"bare extraction, one process: {bare['pages_per_s']:.1f} pages/s", flush=True)
+        together = parallel_bare(site, names, cores)
+        print(
+            f"bare extraction, {cores} processes at once: {together:.1f} pages/s"
+            f" ({together / bare['pages_per_s']:.2f} × one process)",
+            flush=True,
+        )
         run = throughput.measured(
             ["crawl", "warc", "-a", f"path={warcs}"],
             Path(tmp) / "warc.db",
@@ -86,13 +115,31 @@ def main() -> None:
     limit = cores * bare["pages_per_s"]
     day_hours = CC_NEWS_DAY / pages_per_s / 3600
     per_core = pages_per_s / cores
-    crawl_ms = run["stats"].get("news/crawl_process_cpu", 0.0) / args.pages * 1000
+    stats = run["stats"]
+
+    def per_page(stat: str) -> float:
+        return float(stats.get(stat, 0.0)) / args.pages * 1000
+
+    crawl_ms = per_page("news/crawl_process_cpu")
+    workers_ms = (
+        per_page("news/cpu/cleaning")
+        + per_page("news/derived_cpu/dedup")
+        + per_page("news/derived_cpu/stories")
+    )
     print(run["summary"])
     print(
         f"warc ingest: {pages_per_s:.1f} pages/s; limit {cores} cores × {bare['pages_per_s']:.1f}"
-        f" = {limit:.1f}; ratio {pages_per_s / limit:.2f}\n"
-        f"crawl process {crawl_ms:.2f} ms a page; {run['cpu_seconds'] / run['seconds']:.2f} cores"
-        " busy\n"
+        f" = {limit:.1f}; ratio {pages_per_s / limit:.2f}"
+        f" ({pages_per_s / together:.2f} of {cores} bare processes at once)\n"
+        f"CPU a page: bare extraction {1000 / bare['pages_per_s']:.1f} ms (wall, one process);"
+        f" in the ingest, workers {workers_ms:.1f} ms (cleaning with language identification"
+        f" {per_page('news/cpu/cleaning'):.1f}, dedup signature"
+        f" {per_page('news/derived_cpu/dedup'):.1f}, story terms"
+        f" {per_page('news/derived_cpu/stories'):.1f}), crawl process {crawl_ms:.2f} (stages in"
+        f" it: dedup {per_page('news/cpu/dedup') - per_page('news/derived_cpu/dedup'):.2f},"
+        f" stories {per_page('news/cpu/stories') - per_page('news/derived_cpu/stories'):.2f},"
+        f" storage {per_page('news/cpu/storage'):.2f}; start-up included)\n"
+        f"{run['cpu_seconds'] / run['seconds']:.2f} cores busy\n"
         f"peak memory: crawl process {run['peak_rss_mb']:.0f} MB "
         f"({run['peak_anon_rss_mb']:.0f} anonymous), workers together "
         f"{run['peak_workers_rss_mb']:.0f} MB\n"

@@ -31,6 +31,8 @@ class StoryPrint:
     signature: bytes
     bands: tuple[int, ...]
     terms: tuple[tuple[str, int], ...] = ()
+    # The terms as a unit vector by term key (pipelines/storyvectors.py), made beside them.
+    vector: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

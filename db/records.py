@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
+# The row of term_counts that counts the articles themselves (db/storyterms.py); here, where
+# the cleaning workers can import it without SQLAlchemy.
+DOCUMENTS_KEY = 0
+
 
 def utcnow() -> datetime:
     """Naive UTC, the form every timestamp in the store takes."""

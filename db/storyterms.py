@@ -12,9 +12,7 @@ from sqlalchemy import BigInteger, Integer, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from db.base import STORY_LSH, StoreBase, articles, lsh_buckets, news_meta, stories, term_counts
-
-# The row of term_counts that counts the articles themselves.
-DOCUMENTS_KEY = 0
+from db.records import DOCUMENTS_KEY
 
 # Look-ups take a fixed number of parameters, padded up to a multiple of this with a key
 # already asked for: an expanding IN is rendered anew on every call, and a statement per

@@ -35,3 +35,23 @@ class WarcFiles(StoreBase):
         ).rowcount
         if not changed:
             self.conn.execute(insert(warc_files).values(path=path, **values))
+
+    def advance_warc_progress(self, path: str, *, size: int, offset: int, at: datetime) -> None:
+        """Move an unfinished file's offset forward to OFFSET; never back, and never on a
+        file recorded as finished: the source records those itself, and may have written a
+        later offset (of a dropped document's record) in the same transaction."""
+        changed = self.conn.execute(
+            update(warc_files)
+            .where(
+                warc_files.c.path == path,
+                warc_files.c.finished_at.is_(None),
+                warc_files.c.offset < offset,
+            )
+            .values(size=size, offset=offset, updated_at=at)
+        ).rowcount
+        if not changed and self.warc_progress(path) is None:
+            self.conn.execute(
+                insert(warc_files).values(
+                    path=path, size=size, offset=offset, updated_at=at, finished_at=None
+                )
+            )

@@ -18,6 +18,7 @@ import numpy as np
 from crawler.items import Fingerprint, StoryPrint
 from pipelines.cache import cached, version_of
 from pipelines.storyfeatures import StoryTerms, candidate_set
+from pipelines.storyvectors import article_vector
 from pipelines.textnorm import iter_words, normalize_text, words
 
 SCHEME = "affine32"
@@ -327,6 +328,6 @@ class StoryFingerprint:
         def fingerprint(title: str | None, text: str, language: str | None) -> StoryPrint:
             signature, terms = signer.sign(title, text, language)
             bands = band_keys(signature, self.layout) if signature else ()
-            return StoryPrint(signature, bands, tuple(terms))
+            return StoryPrint(signature, bands, tuple(terms), article_vector(terms))
 
         return fingerprint

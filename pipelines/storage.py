@@ -60,6 +60,8 @@ class StoragePipeline:
         self._pending: Counter[str] = Counter()
         # Stories that gained articles in the open batch (their counts are refreshed at commit).
         self._touched_stories: set[int] = set()
+        # How far the open batch's articles have read each WARC file: (size, end offset).
+        self._progress: dict[str, tuple[int, int]] = {}
         self._batch_started = 0.0
         self._committed = 0
         self._next_analyze = ANALYZE_FIRST
@@ -101,9 +103,9 @@ class StoragePipeline:
                 kind = item.dedup or "new"
             assert item.story_id is not None
             if item.origin is not None:
-                # The warc source's progress, in the article's own transaction.
+                # The warc source's progress: written once per batch, in its transaction.
                 path, size, end = item.origin
-                store.save_warc_progress(path, size=size, offset=end, at=utcnow(), finished=False)
+                self._progress[path] = (size, end)
             self._touched_stories.add(item.story_id)
             if not self._pending:
                 self._batch_started = time.monotonic()
@@ -161,6 +163,10 @@ class StoragePipeline:
             # Story counts are kept per batch, in the batch's transaction.
             self.store.refresh_stories(self._touched_stories)
             self._touched_stories.clear()
+            at = utcnow()
+            for path, (size, end) in self._progress.items():
+                self.store.advance_warc_progress(path, size=size, offset=end, at=at)
+            self._progress.clear()
             self.store.commit()
             self.crawl_store.decision_ended()
             self._committed += self._pending.total()
@@ -180,6 +186,7 @@ class StoragePipeline:
         """The open batch was rolled back (crawler.store.store_failed): none of it counts."""
         self._pending.clear()
         self._touched_stories.clear()
+        self._progress.clear()
 
     def count_drop(self, reason: str) -> None:
         if self.stats is not None:

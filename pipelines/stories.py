@@ -19,9 +19,8 @@ from crawler.items import ArticleItem
 from crawler.rules import cache_dir, value
 from crawler.store import CrawlStore
 from db.base import STORY_LSH, StoreError
-from db.records import StoryMatch
+from db.records import DOCUMENTS_KEY, StoryMatch
 from db.store import Store
-from db.storyterms import DOCUMENTS_KEY
 from pipelines.cleaning import CleaningPipeline
 from pipelines.cputime import timed
 from pipelines.lsh import build_index
@@ -31,10 +30,12 @@ from pipelines.storyvectors import (
     Vector,
     add_to_centroid,
     article_vector,
-    cosine,
+    idf_weights,
     pack,
     term_key,
     unpack,
+    weighted,
+    weighted_cosine,
 )
 
 if TYPE_CHECKING:
@@ -207,7 +208,7 @@ class StoryPipeline:
         story = item.derived.stories
         assert story is not None
         item.story_signature, keys = story.signature, story.bands
-        vector = article_vector(story.terms)
+        vector = story.vector
         item.story_terms = pack(vector) if vector else None
         item.story_term_keys = tuple(vector)
         item.story_bands = keys  # storage indexes it with the article
@@ -287,11 +288,13 @@ class StoryPipeline:
         near = [story for story, _ in members.most_common(MAX_CANDIDATE_STORIES)]
         self.inc("candidates", len(near))
         centroids = {sid: unpack(blob) for sid, blob in store.centroids(near).items() if blob}
-        counts = store.term_counts({key for c in centroids.values() for key in c} | set(vector))
-        documents = counts.get(DOCUMENTS_KEY, 0)
+        keys = {key for c in centroids.values() for key in c} | set(vector)
+        counts = store.term_counts(keys)
+        weights = idf_weights(keys, counts, counts.get(DOCUMENTS_KEY, 0))
+        mine = weighted(vector, weights)
         scores = []
         for story_id, centroid in centroids.items():
-            score, shared = cosine(vector, centroid, counts, documents)
+            score, shared = weighted_cosine(mine, weighted(centroid, weights))
             if score >= self.threshold:
                 scores.append(StoryScore(story_id, score, shared, centroid))
         return sorted(scores, key=lambda s: (-s.score, s.story))
@@ -302,11 +305,13 @@ class StoryPipeline:
         """STORY and those of OTHERS whose centroid is close to its CENTROID, and how close."""
         if not others:
             return [story], {}
-        counts = store.term_counts({key for s in others for key in s.centroid} | set(centroid))
-        documents = counts.get(DOCUMENTS_KEY, 0)
+        keys = {key for s in others for key in s.centroid} | set(centroid)
+        counts = store.term_counts(keys)
+        weights = idf_weights(keys, counts, counts.get(DOCUMENTS_KEY, 0))
+        mine = weighted(centroid, weights)
         group, agreed = [story], {}
         for other in others:
-            score, _ = cosine(centroid, other.centroid, counts, documents)
+            score, _ = weighted_cosine(mine, weighted(other.centroid, weights))
             if score >= self.merge_threshold:
                 group.append(other.story)
                 agreed[other.story] = score

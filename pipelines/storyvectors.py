@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from db.storyterms import DOCUMENTS_KEY
+from db.records import DOCUMENTS_KEY
 
 # The heaviest terms a centroid keeps: about one article's worth, so that a large story
 # costs no more to compare than a small one.
@@ -76,19 +76,39 @@ def idf(document_frequency: int, documents: int) -> float:
     return math.log((1 + documents) / (1 + document_frequency)) + 1.0
 
 
+def idf_weights(
+    keys: Iterable[int], frequencies: Mapping[int, int], documents: int
+) -> dict[int, float]:
+    """The IDF of each of KEYS, from the store's counts of one moment (idf(), inlined: a
+    look-up weighs about a thousand keys)."""
+    total, log, get = 1.0 + documents, math.log, frequencies.get
+    return {key: log(total / (1 + get(key, 0))) + 1.0 for key in keys}
+
+
+def weighted(vector: Vector, weights: Mapping[int, float]) -> tuple[Vector, float]:
+    """VECTOR with its IDF weights applied, and the result's length."""
+    scaled = {key: w * weights[key] for key, w in vector.items()}
+    return scaled, math.sqrt(sum(w * w for w in scaled.values()))
+
+
+def weighted_cosine(
+    left: tuple[Vector, float], right: tuple[Vector, float]
+) -> tuple[float, dict[int, float]]:
+    """The cosine of two weighted vectors with their lengths, and what each shared key
+    adds to it. An article compared with several centroids is weighted once."""
+    (first, first_norm), (second, second_norm) = left, right
+    norm = first_norm * second_norm
+    if not norm:
+        return 0.0, {}
+    shared = {key: w * second[key] / norm for key, w in first.items() if key in second}
+    return sum(shared.values()), shared
+
+
 def cosine(
     first: Vector, second: Vector, frequencies: Mapping[int, int], documents: int
 ) -> tuple[float, dict[int, float]]:
     """The TF-IDF cosine of two vectors, and what each shared key adds to it."""
     if not first or not second:
         return 0.0, {}
-    weights = {key: idf(frequencies.get(key, 0), documents) for key in first.keys() | second}
-    left = {key: w * weights[key] for key, w in first.items()}
-    right = {key: w * weights[key] for key, w in second.items()}
-    norm = math.sqrt(sum(w * w for w in left.values())) * math.sqrt(
-        sum(w * w for w in right.values())
-    )
-    if not norm:
-        return 0.0, {}
-    shared = {key: left[key] * right[key] / norm for key in left.keys() & right.keys()}
-    return sum(shared.values()), shared
+    weights = idf_weights(first.keys() | second, frequencies, documents)
+    return weighted_cosine(weighted(first, weights), weighted(second, weights))

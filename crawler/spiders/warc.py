@@ -122,6 +122,9 @@ class WarcSpider(Spider):
         start = known.offset if known is not None and known.size <= size else 0
         if start:
             logger.info("Resuming %s at byte %d", key, start)
+        if known is not None and self.store is not None:
+            # Unfinished from here on: the stages' batches only ever move it forward.
+            self.store.save_warc_progress(key, size=size, offset=start, at=utcnow(), finished=False)
         end = start
         for record in WarcReader(path, start, self.max_bytes):
             if isinstance(record, Document):
