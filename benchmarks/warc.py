@@ -7,10 +7,14 @@ copies; a HEAVY share of them shaped like today's news pages, 80 to 200 KB with 
 JSON-LD, menus, related links and comments, the rest light pages of 20 to 40 KB) into FILES
 gzipped WARC files, as response records beside their request records. Measures, in one run:
 - bare ``trafilatura.bare_extraction`` of the same pages in one process (pages/s);
+- the same in one process per core at once, each over its share: what the cores give
+  extraction alone, with no pipeline around it;
 - ``scrapy crawl warc`` of the files with the default workers, into a fresh store.
-Prints pages/s, the ratio to the limit (cores × bare pages/s), the peak memory of the crawl
-process and of its workers, and what that means for one day of CC-NEWS (about 380,000
-articles): hours on this machine, and the cores a one-hour backfill would take.
+Prints pages/s, the ratio to the limit (cores × bare pages/s) and to the cores at once,
+where a page's CPU goes (the ``news/cpu/*`` stats: cleaning, dedup and story terms in the
+workers, and the crawl process with its stages), the peak memory of the crawl process and
+of its workers, and what that means for one day of CC-NEWS (about 380,000 articles): hours
+on this machine, and the cores a one-hour backfill would take.
 """
 
 from __future__ import annotations

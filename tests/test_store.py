@@ -246,3 +246,33 @@ def test_term_counts_and_centroids_are_kept_with_the_article(store_url):
         assert store.missing_story_signatures()[0][0] == first
     finally:
         store.close()
+
+
+def test_a_batch_moves_a_warc_files_progress_only_forward(store_url):
+    """The storage stage writes a batch's WARC progress at its commit; by then the source
+    may have written a later offset (a dropped document's record) or finished the file, and
+    the batch's offset must undo neither."""
+    store = Store(store_url)
+    store.open()
+    at = datetime(2026, 11, 30, 10, 0)
+    try:
+        store.advance_warc_progress("a.warc.gz", size=900, offset=100, at=at)  # first: inserted
+        store.advance_warc_progress("a.warc.gz", size=900, offset=300, at=at)
+        store.save_warc_progress("a.warc.gz", size=900, offset=500, at=at, finished=False)
+        store.advance_warc_progress("a.warc.gz", size=900, offset=400, at=at)  # behind: kept
+        progress = store.warc_progress("a.warc.gz")
+        assert progress is not None
+        assert (progress.offset, progress.finished_at) == (500, None)
+        store.save_warc_progress("a.warc.gz", size=900, offset=900, at=at, finished=True)
+        store.advance_warc_progress("a.warc.gz", size=900, offset=950, at=at)  # finished: kept
+        store.commit()
+    finally:
+        store.close()
+    store = Store(store_url)
+    store.open()
+    try:
+        progress = store.warc_progress("a.warc.gz")
+        assert progress is not None
+        assert (progress.size, progress.offset, progress.finished_at) == (900, 900, at)
+    finally:
+        store.close()

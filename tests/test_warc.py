@@ -254,3 +254,43 @@ def test_arc_files_are_read_too(tmp_path):
     [(url, fetched_at, source)] = result.rows("SELECT url, fetched_at, source FROM articles")
     assert (url, source) == ("http://e.org/library", "old.arc.gz")
     assert fetched_at.startswith("2009-11-30 10:10:10")
+
+
+def test_a_finished_file_that_grew_is_read_on_from_where_it_ended(tmp_path):
+    path = tmp_path / "news.warc.gz"
+    archive = Warc(path)
+    for name in NAMES[:3]:
+        archive.response(f"https://e.org/{name}", page(name))
+    archive.close()
+    size = path.stat().st_size
+    database = tmp_path / "news.db"
+    first = crawl(path, database)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.rows("SELECT size, offset, finished_at IS NOT NULL FROM warc_files") == [
+        (size, size, 1)
+    ]
+
+    with path.open("ab") as stream:  # two more records, as a crawler appends them
+        writer = WARCWriter(stream, gzip=True)
+        for name in NAMES[3:5]:
+            http = StatusAndHeaders("200 OK", HTML, protocol="HTTP/1.1")
+            writer.write_record(
+                writer.create_warc_record(
+                    f"https://e.org/{name}",
+                    "response",
+                    payload=io.BytesIO(page(name)),
+                    http_headers=http,
+                )
+            )
+    grown = crawl(path, database)
+    assert grown.returncode == 0, grown.stderr[-3000:]
+    assert f"Resuming {path} at byte {size}" in grown.stderr
+    assert "2 new" in grown.stdout and ", 0 already stored," in grown.stdout
+    new_size = path.stat().st_size
+    assert grown.rows("SELECT size, offset, finished_at IS NOT NULL FROM warc_files") == [
+        (new_size, new_size, 1)
+    ]
+    assert grown.rows("SELECT COUNT(*) FROM articles") == [(5,)]
+
+    again = crawl(path, database)
+    assert "'news/warc/files_done_before': 1" in again.stderr
