@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -252,10 +254,8 @@ def test_a_batch_moves_a_warc_files_progress_only_forward(store_url):
     """The storage stage writes a batch's WARC progress at its commit; by then the source
     may have written a later offset (a dropped document's record) or finished the file, and
     the batch's offset must undo neither."""
-    store = Store(store_url)
-    store.open()
     at = datetime(2026, 11, 30, 10, 0)
-    try:
+    with opened(store_url) as store:
         store.advance_warc_progress("a.warc.gz", size=900, offset=100, at=at)  # first: inserted
         store.advance_warc_progress("a.warc.gz", size=900, offset=300, at=at)
         store.save_warc_progress("a.warc.gz", size=900, offset=500, at=at, finished=False)
@@ -266,13 +266,17 @@ def test_a_batch_moves_a_warc_files_progress_only_forward(store_url):
         store.save_warc_progress("a.warc.gz", size=900, offset=900, at=at, finished=True)
         store.advance_warc_progress("a.warc.gz", size=900, offset=950, at=at)  # finished: kept
         store.commit()
-    finally:
-        store.close()
-    store = Store(store_url)
-    store.open()
-    try:
+    with opened(store_url) as store:
         progress = store.warc_progress("a.warc.gz")
         assert progress is not None
         assert (progress.size, progress.offset, progress.finished_at) == (900, 900, at)
+
+
+@contextmanager
+def opened(url: str) -> Iterator[Store]:
+    store = Store(url)
+    store.open()
+    try:
+        yield store
     finally:
         store.close()
