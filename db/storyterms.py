@@ -38,6 +38,9 @@ def _padded(values: list[int]) -> tuple[int, dict[str, int]]:
     return size, {f"k{i}": value for i, value in enumerate(padded)}
 
 
+# Term counts kept for the open transaction at most (about 8 MB).
+_KNOWN_COUNTS = 100_000
+
 _SET_CENTROID = (
     update(stories).where(stories.c.id == bindparam("story")).values(centroid=bindparam("blob"))
 )
@@ -58,17 +61,43 @@ def _upsert(dialect: str) -> Any:
 class StoryTerms(StoreBase):
     """Reads and writes of centroids and term counts, in the store's open transaction."""
 
+    # Term counts read in the open transaction, and the transaction. No other writer can
+    # change them before it ends (SQLite's write lock; on PostgreSQL, the decision lock
+    # that every crawl takes before it reads them), so an article's look-up reads from the
+    # database only the keys that no earlier article of the batch asked for.
+    _known_counts: dict[int, int] | None = None
+    _known_in: object = None
+
+    def _counts_known(self) -> dict[int, int]:
+        transaction = self.conn.get_transaction()
+        if self._known_counts is None or self._known_in is not transaction:
+            self._known_counts, self._known_in = {}, transaction
+        elif len(self._known_counts) > _KNOWN_COUNTS:
+            self._known_counts.clear()
+        return self._known_counts
+
     def term_counts(self, keys: Iterable[int]) -> dict[int, int]:
         """How many canonical articles have each of these term KEYS (absent: none), and
         under DOCUMENTS_KEY how many articles were counted."""
-        size, params = _padded(sorted({*keys, DOCUMENTS_KEY}))
-        return {int(term): int(count) for term, count in self._fetch(_counts(size), params)}
+        wanted = {*keys, DOCUMENTS_KEY}
+        known = self._counts_known()
+        missing = sorted(wanted - known.keys())
+        if missing:
+            size, params = _padded(missing)
+            found = {int(term): int(count) for term, count in self._fetch(_counts(size), params)}
+            known = self._counts_known()  # the read may have begun the transaction
+            known.update((key, found.get(key, 0)) for key in missing)
+        return {key: count for key in wanted if (count := known[key])}
 
     def count_terms(self, keys: Iterable[int], delta: int = 1) -> None:
         """One more (DELTA more) article with each of these term KEYS."""
         wanted = sorted({*keys, DOCUMENTS_KEY})  # in order: two writers never cross
         statement = _upsert(self.conn.dialect.name)
         self._execute_many(statement, [{"term": key, "delta": delta} for key in wanted])
+        known = self._counts_known()
+        for key in wanted:
+            if key in known:
+                known[key] += delta
 
     def centroids(self, story_ids: Iterable[int]) -> dict[int, bytes | None]:
         ids = sorted(set(story_ids))
@@ -91,6 +120,7 @@ class StoryTerms(StoreBase):
         these news_meta keys, so the stories stage signs the store again (its stories and
         their members stay)."""
         conn = self.conn
+        self._known_counts = None
         conn.execute(update(articles).values(story_signature=None, story_terms=None))
         conn.execute(update(stories).values(centroid=None))
         conn.execute(delete(term_counts))

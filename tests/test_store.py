@@ -250,6 +250,23 @@ def test_term_counts_and_centroids_are_kept_with_the_article(store_url):
         store.close()
 
 
+def test_term_counts_read_in_a_transaction_follow_its_writes_and_end_with_it(store_url):
+    """The counts a transaction has read are kept for it: its own writes move them, and
+    the next transaction reads what other writers committed meanwhile."""
+    with opened(store_url) as store, opened(store_url) as other:
+        assert store.term_counts([5, 6]) == {}
+        store.count_terms([5])
+        assert store.term_counts([5, 6]) == {0: 1, 5: 1}  # 5 was known (as 0), 6 still is
+        store.count_terms([5, 6], delta=2)
+        assert store.term_counts([5, 6]) == {0: 3, 5: 3, 6: 2}
+        store.rollback()
+        assert store.term_counts([5, 6]) == {}
+        store.commit()
+        other.count_terms([6])
+        other.commit()
+        assert store.term_counts([5, 6]) == {0: 1, 6: 1}
+
+
 def test_a_batch_moves_a_warc_files_progress_only_forward(store_url):
     """The storage stage writes a batch's WARC progress at its commit; by then the source
     may have written a later offset (a dropped document's record) or finished the file, and
