@@ -10,10 +10,7 @@ process's CPU per page and the cores kept busy, per run.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import throughput
@@ -30,17 +27,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
         names = throughput.make_pages(site, args.pages, 0.1)
-        port = throughput.free_port()
-        base = f"http://127.0.0.1:{port}"
+        server, base = throughput.local_site(site)
         throughput.write_sitemap(site, names, base)
-        serve = ["http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)]
-        server = subprocess.Popen(
-            [sys.executable, "-m", *serve],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
         try:
-            time.sleep(1)
             for round_ in range(args.rounds):
                 for name, code in (("other", args.code.resolve()), ("this", ROOT)):
                     throughput.ROOT = code  # measured() runs scrapy from ROOT

@@ -6,8 +6,8 @@
     python benchmarks/throughput.py --flat 100000    # memory over a crawl of 100,000 pages
 
 The crawl mode writes N article pages (three site templates, 150 to 1,200 words, a share of
-near-duplicate copies) and a sitemap into a temporary folder, serves them with Python's
-http.server on a loopback port, and in one run measures:
+near-duplicate copies) and a sitemap into a temporary folder, serves them on a loopback port
+(benchmarks/slow_site.py, without delay), and in one run measures:
 
 - bare extraction: trafilatura.bare_extraction(with_metadata=True) over every page, one
   process, no Scrapy: the floor;
@@ -40,7 +40,6 @@ import json
 import os
 import platform
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -84,10 +83,24 @@ def write_results(results: dict[str, Any], output: Path | None, name: str) -> Pa
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def local_site(folder: Path) -> tuple[subprocess.Popen[str], str]:
+    """FOLDER served on a loopback port without delay (benchmarks/slow_site.py), and its base
+    URL. The server binds the port itself and says which: a port found free here and bound
+    later could be taken meanwhile, by another benchmark's server or any outgoing socket."""
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "slow_site.py"),
+            str(folder),
+            "--delay",
+            "0",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    return server, f"http://127.0.0.1:{int(server.stdout.readline())}"
 
 
 def bare_extraction(folder: Path, names: list[str]) -> dict[str, float]:
@@ -212,25 +225,9 @@ def crawl_mode(pages: int, near_share: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
         names = make_pages(site, pages, near_share)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
+        server, base = local_site(site)
         write_sitemap(site, names, base)
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "http.server",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-                str(site),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
         try:
-            time.sleep(1)
             print(f"bare extraction of {pages} pages …", flush=True)
             results["bare"] = bare_extraction(site, names)
             fast = LOCAL_SITE
