@@ -288,9 +288,7 @@ class StoryPipeline:
         near = [story for story, _ in members.most_common(MAX_CANDIDATE_STORIES)]
         self.inc("candidates", len(near))
         centroids = {sid: unpack(blob) for sid, blob in store.centroids(near).items() if blob}
-        keys = {key for c in centroids.values() for key in c} | set(vector)
-        counts = store.term_counts(keys)
-        weights = idf_weights(keys, counts, counts.get(DOCUMENTS_KEY, 0))
+        weights = self.idf(store, {key for c in centroids.values() for key in c} | set(vector))
         mine = weighted(vector, weights)
         scores = []
         for story_id, centroid in centroids.items():
@@ -299,15 +297,20 @@ class StoryPipeline:
                 scores.append(StoryScore(story_id, score, shared, centroid))
         return sorted(scores, key=lambda s: (-s.score, s.story))
 
+    @staticmethod
+    def idf(store: Store, keys: set[int]) -> dict[int, float]:
+        """The IDF of each of KEYS, from the store's term counts as the transaction sees them
+        (read once per transaction: a merge check asks again for the keys it scored)."""
+        counts = store.term_counts(keys)
+        return idf_weights(keys, counts, counts.get(DOCUMENTS_KEY, 0))
+
     def mergeable(
         self, store: Store, story: int, centroid: Vector, others: list[StoryScore]
     ) -> tuple[list[int], dict[int, float]]:
         """STORY and those of OTHERS whose centroid is close to its CENTROID, and how close."""
         if not others:
             return [story], {}
-        keys = {key for s in others for key in s.centroid} | set(centroid)
-        counts = store.term_counts(keys)
-        weights = idf_weights(keys, counts, counts.get(DOCUMENTS_KEY, 0))
+        weights = self.idf(store, {key for s in others for key in s.centroid} | set(centroid))
         mine = weighted(centroid, weights)
         group, agreed = [story], {}
         for other in others:

@@ -72,15 +72,12 @@ def unpack(blob: bytes | None) -> Vector:
     return dict(zip(array["key"].tolist(), array["weight"].tolist(), strict=True))
 
 
-def idf(document_frequency: int, documents: int) -> float:
-    return math.log((1 + documents) / (1 + document_frequency)) + 1.0
-
-
 def idf_weights(
     keys: Iterable[int], frequencies: Mapping[int, int], documents: int
 ) -> dict[int, float]:
-    """The IDF of each of KEYS, from the store's counts of one moment (idf(), inlined: a
-    look-up weighs about a thousand keys)."""
+    """The IDF of each of KEYS, ln((1 + N) / (1 + df)) + 1, from the store's counts of one
+    moment (FREQUENCIES by key, N = DOCUMENTS): once per key of a look-up, which weighs all
+    its candidate centroids with them."""
     total, log, get = 1.0 + documents, math.log, frequencies.get
     return {key: log(total / (1 + get(key, 0))) + 1.0 for key in keys}
 
