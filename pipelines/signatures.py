@@ -5,6 +5,7 @@ it), SQLAlchemy or Scrapy."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -230,21 +231,24 @@ def band_keys(signature: bytes, layout: Layout) -> tuple[int, ...]:
     """One 32-bit key per band of a stored signature: two signatures share a key when they
     agree on every slot of that band (up to a 2^-32 chance, which verification catches)."""
     bands, rows = layout
-    values = np.frombuffer(signature, dtype=SIGNATURE_DTYPE)
-    if len(values) < bands * rows:
+    width = rows * SIGNATURE_DTYPE.itemsize
+    if len(signature) < bands * width:
         return ()
+    # Slices of the stored bytes are the slots' little-endian values: no array per band.
+    view, blake2b, from_bytes = memoryview(signature), hashlib.blake2b, int.from_bytes
     return tuple(
-        int.from_bytes(
-            hashlib.blake2b(
-                values[band * rows : (band + 1) * rows].tobytes(),
-                digest_size=4,
-                salt=band.to_bytes(2, "little"),
-            ).digest(),
+        from_bytes(
+            blake2b(view[start : start + width], digest_size=4, salt=salt).digest(),
             "little",
             signed=True,
         )
-        for band in range(bands)
+        for start, salt in zip(range(0, bands * width, width), _band_salts(bands), strict=True)
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _band_salts(bands: int) -> tuple[bytes, ...]:
+    return tuple(band.to_bytes(2, "little") for band in range(bands))
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,8 @@ def simplemma_languages() -> frozenset[str]:
     return frozenset(SUPPORTED_LANGUAGES)
 
 
+# Cached: a page repeats its figures and dates, and news repeats them across pages.
+@functools.lru_cache(maxsize=1 << 14)
 def number_value(raw: str) -> str | None:
     """A number as one spelling: thousands separators removed, decimal comma to a point."""
     digits = re.sub(r"[  \u202f]", "", raw)
@@ -193,6 +195,7 @@ def count_terms(
     """Every story term of an article, with its count (the title counts as a line); TERM
     maps a word to its term (term_of)."""
     counts: Counter[str] = Counter()
+    get = counts.get  # not counts[key] += 1: Counter's __missing__ is a Python call per new key
     for part in (title or "", text):
         # Words are counted first (in C), then each distinct word is folded once; Counter
         # keeps first-seen order, so ties still rank the lead's words first.
@@ -205,10 +208,11 @@ def count_terms(
                 continue
             found = term(word, language)
             if found is not None:
-                counts[found] += count
+                counts[found] = get(found, 0) + count
         for raw in _NUMBER_RE.findall(part):
             if (number := number_value(raw)) is not None:
-                counts[NUMBER_PREFIX + number] += 1
+                number = NUMBER_PREFIX + number
+                counts[number] = get(number, 0) + 1
     return counts
 
 

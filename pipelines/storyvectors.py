@@ -14,6 +14,7 @@ of that moment: vectors never need re-weighting as the store grows.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Iterable, Mapping
@@ -31,6 +32,8 @@ _DTYPE = np.dtype([("key", "<u4"), ("weight", "<f4")])
 Vector = dict[int, float]
 
 
+# Cached: news reuses its words, and a key is asked for each term of each article.
+@functools.lru_cache(maxsize=1 << 16)
 def term_key(term: str) -> int:
     """A term's 32-bit key; never DOCUMENTS_KEY."""
     key = int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest(), "little")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import unicodedata
@@ -12,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.boilerplate import PROMPT_MARKERS, TRAILER_MARKERS, TrailerCutter
-from pipelines.signatures import SHINGLE_HASHES, SignatureParams, Signer, estimated_jaccard
+from pipelines.signatures import (
+    SHINGLE_HASHES,
+    SignatureParams,
+    Signer,
+    band_keys,
+    estimated_jaccard,
+)
 from pipelines.textnorm import _IGNORABLE_RE, _PUNCT, normalize_text
 
 CUTTER = TrailerCutter()
@@ -187,3 +194,30 @@ def test_a_set_signature_is_datasketchs_with_its_sha1_hash(items, seed):
     reference.update_batch(items)
     assert signer._permutations.tolist() == reference.permutations.tolist()
     assert signer.sign_set(items) == np.asarray(reference.hashvalues, dtype="<u4").tobytes()
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.integers(0, 2**32 - 1), min_size=0, max_size=140),
+    st.sampled_from([(64, 2), (32, 4), (16, 8), (128, 1), (20, 5)]),
+)
+def test_band_keys_are_the_keys_stores_hold(values, layout):
+    """Stores keep their band keys: each is the first 4 bytes of BLAKE2b over the band's
+    little-endian slots, salted with the band's number, read as a signed little-endian int."""
+    signature = np.array(values, dtype="<u4").tobytes()
+    bands, rows = layout
+    expected: tuple[int, ...] = ()
+    if len(values) >= bands * rows:
+        expected = tuple(
+            int.from_bytes(
+                hashlib.blake2b(
+                    b"".join(v.to_bytes(4, "little") for v in values[b * rows : (b + 1) * rows]),
+                    digest_size=4,
+                    salt=b.to_bytes(2, "little"),
+                ).digest(),
+                "little",
+                signed=True,
+            )
+            for b in range(bands)
+        )
+    assert band_keys(signature, layout) == expected
