@@ -27,11 +27,13 @@ from pipelines.lsh import build_index
 from pipelines.signatures import STORY_SEED, StoryFingerprint, StorySigner, band_keys, permutations
 from pipelines.storage import StoragePipeline
 from pipelines.storyvectors import (
+    CentroidNorms,
     Vector,
     add_to_centroid,
     article_vector,
     idf_weights,
     pack,
+    shared_cosine,
     term_key,
     unpack,
     weighted,
@@ -101,6 +103,7 @@ class StoryPipeline:
         self.store: Store | None = None
         self.layout = (num_perm // ROWS_PER_BAND, ROWS_PER_BAND)
         self.fingerprint = StoryFingerprint(num_perm, self.layout, drawn, cache_dir)
+        self.norms = CentroidNorms()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoryPipeline:
@@ -287,22 +290,28 @@ class StoryPipeline:
         # a bound on the work of one article, whatever a common term brings back.
         near = [story for story, _ in members.most_common(MAX_CANDIDATE_STORIES)]
         self.inc("candidates", len(near))
-        centroids = {sid: unpack(blob) for sid, blob in store.centroids(near).items() if blob}
-        weights = self.idf(store, {key for c in centroids.values() for key in c} | set(vector))
+        blobs = {sid: blob for sid, blob in store.centroids(near).items() if blob}
+        weights, documents = self.idf(store, set(vector))
         mine = weighted(vector, weights)
+        centroids = {sid: unpack(blob) for sid, blob in blobs.items()}
+        lengths = self.norms.lengths(
+            blobs, centroids, documents, lambda keys: self.idf(store, keys)[0]
+        )
         scores = []
         for story_id, centroid in centroids.items():
-            score, shared = weighted_cosine(mine, weighted(centroid, weights))
+            score, shared = shared_cosine(mine, centroid, lengths[story_id], weights)
             if score >= self.threshold:
                 scores.append(StoryScore(story_id, score, shared, centroid))
         return sorted(scores, key=lambda s: (-s.score, s.story))
 
     @staticmethod
-    def idf(store: Store, keys: set[int]) -> dict[int, float]:
+    def idf(store: Store, keys: set[int]) -> tuple[dict[int, float], int]:
         """The IDF of each of KEYS, from the store's term counts as the transaction sees them
-        (read once per transaction: a merge check asks again for the keys it scored)."""
+        (read once per transaction: a merge check asks again for the keys it scored), and
+        the number of articles counted."""
         counts = store.term_counts(keys)
-        return idf_weights(keys, counts, counts.get(DOCUMENTS_KEY, 0))
+        documents = counts.get(DOCUMENTS_KEY, 0)
+        return idf_weights(keys, counts, documents), documents
 
     def mergeable(
         self, store: Store, story: int, centroid: Vector, others: list[StoryScore]
@@ -310,7 +319,7 @@ class StoryPipeline:
         """STORY and those of OTHERS whose centroid is close to its CENTROID, and how close."""
         if not others:
             return [story], {}
-        weights = self.idf(store, {key for s in others for key in s.centroid} | set(centroid))
+        weights, _ = self.idf(store, {key for s in others for key in s.centroid} | set(centroid))
         mine = weighted(centroid, weights)
         group, agreed = [story], {}
         for other in others:

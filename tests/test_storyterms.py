@@ -11,12 +11,16 @@ from hypothesis import strategies as st
 from pipelines.storyfeatures import CANDIDATE_TERMS, StoryTerms, candidate_set
 from pipelines.storyvectors import (
     CENTROID_TERMS,
+    CentroidNorms,
     add_to_centroid,
     article_vector,
     cosine,
+    idf_weights,
     pack,
+    shared_cosine,
     term_key,
     unpack,
+    weighted,
 )
 
 TERMS = StoryTerms()
@@ -82,3 +86,52 @@ def test_a_centroid_survives_its_stored_form_and_keeps_its_heaviest_terms(member
     restored = unpack(pack(centroid))
     assert restored.keys() == centroid.keys()
     assert all(math.isclose(restored[k], v, rel_tol=1e-6) for k, v in centroid.items())
+
+
+@given(terms_strategy, st.lists(terms_strategy, min_size=1, max_size=5))
+def test_a_match_with_a_kept_length_is_the_full_cosine(article, members):
+    """shared_cosine with the centroid's length from CentroidNorms equals the cosine that
+    weighs both vectors in full, when the length was computed with the same counts."""
+    vector = article_vector(article)
+    centroid: dict[int, float] = {}
+    for terms in members:
+        centroid = add_to_centroid(centroid, article_vector(terms))
+    counts = {key: 1 + key % 5 for key in vector.keys() | centroid.keys()}
+    documents = 10 + max(counts.values())
+    weigh = lambda keys: idf_weights(keys, counts, documents)  # noqa: E731
+    lengths = CentroidNorms().lengths({7: pack(centroid)}, {7: centroid}, documents, weigh)
+    weights = weigh(set(vector))
+    score, shared = shared_cosine(weighted(vector, weights), centroid, lengths[7], weights)
+    full, full_shared = cosine(vector, centroid, counts, documents)
+    assert math.isclose(score, full, abs_tol=1e-9)
+    assert shared.keys() == full_shared.keys()
+
+
+def test_a_kept_length_serves_until_its_centroid_or_the_store_changes():
+    norms = CentroidNorms()
+    first = article_vector([("port", 3), ("strike", 2), ("dockers", 1)])
+    second = add_to_centroid(first, article_vector([("port", 1), ("terminal", 2)]))
+    asked: list[set[int]] = []
+
+    def weigh(keys: set[int], df: int = 1) -> dict[int, float]:
+        asked.append(keys)
+        return idf_weights(keys, dict.fromkeys(keys, df), 1000)
+
+    kept = norms.lengths({1: pack(first)}, {1: first}, 1000, weigh)[1]
+    assert asked == [set(first)]
+    # The same bytes, 2 % more documents at most: kept, nothing read.
+    assert norms.lengths({1: pack(first)}, {1: first}, 1020, weigh) == {1: kept}
+    assert len(asked) == 1
+    # More growth than that, or fewer documents (a rolled-back batch): weighed again.
+    norms.lengths({1: pack(first)}, {1: first}, 1021, weigh)
+    norms.lengths({1: pack(first)}, {1: first}, 999, weigh)
+    assert len(asked) == 3
+    # A story whose centroid gained a member: weighed again, with its new terms.
+    changed = norms.lengths({1: pack(second)}, {1: second}, 999, weigh)[1]
+    assert asked[-1] == set(second)
+    assert changed == weighted(second, weigh(set(second)))[1]
+    # Two stories missing at once are weighed in one read.
+    asked.clear()
+    fresh = CentroidNorms()
+    both = fresh.lengths({1: pack(first), 2: pack(second)}, {1: first, 2: second}, 5, weigh)
+    assert asked == [set(first) | set(second)] and set(both) == {1, 2}
