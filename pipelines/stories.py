@@ -37,7 +37,6 @@ from pipelines.storyvectors import (
     term_key,
     unpack,
     weighted,
-    weighted_cosine,
 )
 
 if TYPE_CHECKING:
@@ -323,7 +322,8 @@ class StoryPipeline:
         mine = weighted(centroid, weights)
         group, agreed = [story], {}
         for other in others:
-            score, _ = weighted_cosine(mine, weighted(other.centroid, weights))
+            length = weighted(other.centroid, weights)[1]
+            score, _ = shared_cosine(mine, other.centroid, length, weights)
             if score >= self.merge_threshold:
                 group.append(other.story)
                 agreed[other.story] = score

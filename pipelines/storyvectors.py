@@ -91,24 +91,13 @@ def weighted(vector: Vector, weights: Mapping[int, float]) -> tuple[Vector, floa
     return scaled, math.sqrt(sum(w * w for w in scaled.values()))
 
 
-def weighted_cosine(
-    left: tuple[Vector, float], right: tuple[Vector, float]
-) -> tuple[float, dict[int, float]]:
-    """The cosine of two weighted vectors with their lengths, and what each shared key
-    adds to it. An article compared with several centroids is weighted once."""
-    (first, first_norm), (second, second_norm) = left, right
-    norm = first_norm * second_norm
-    if not norm:
-        return 0.0, {}
-    shared = {key: w * second[key] / norm for key, w in first.items() if key in second}
-    return sum(shared.values()), shared
-
-
 def shared_cosine(
     article: tuple[Vector, float], centroid: Vector, norm: float, weights: Mapping[int, float]
 ) -> tuple[float, dict[int, float]]:
-    """weighted_cosine of a weighted article and a centroid whose weighted length NORM is
-    known: only the shared keys, all of them the article's, need a weight."""
+    """The cosine of a weighted article (weighted's result) and a centroid whose weighted
+    length NORM is known, and what each shared key adds to it. Only the shared keys, all of
+    them the article's, need a weight: an article compared with several centroids is
+    weighted once, and a centroid's length can be kept (CentroidNorms)."""
     mine, mine_norm = article
     denominator = mine_norm * norm
     if not denominator:
@@ -175,4 +164,4 @@ def cosine(
     if not first or not second:
         return 0.0, {}
     weights = idf_weights(first.keys() | second, frequencies, documents)
-    return weighted_cosine(weighted(first, weights), weighted(second, weights))
+    return shared_cosine(weighted(first, weights), second, weighted(second, weights)[1], weights)
