@@ -20,6 +20,7 @@ from pipelines.signatures import (
     band_keys,
     estimated_jaccard,
 )
+from pipelines.storyfeatures import _NUMBER_RE, NUMBER_DEFINITION
 from pipelines.textnorm import _IGNORABLE_RE, _PUNCT, normalize_text
 
 CUTTER = TrailerCutter()
@@ -221,3 +222,13 @@ def test_band_keys_are_the_keys_stores_hold(values, layout):
             for b in range(bands)
         )
     assert band_keys(signature, layout) == expected
+
+
+# Text made of what a figure's edges are about: digits, separators, letters, spaces.
+figure_text = st.text(alphabet=st.sampled_from([*"0123456789.,-a_ ", "\u00a0", "\u202f", "é", "٣"]))
+
+
+@settings(max_examples=500)
+@given(figure_text)
+def test_the_figure_pattern_is_its_definition(text):
+    assert _NUMBER_RE.findall(text) == re.findall(NUMBER_DEFINITION, text)

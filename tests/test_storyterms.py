@@ -37,8 +37,9 @@ def test_inflected_forms_meet_in_one_lemma_and_stop_words_go():
 
 
 def test_figures_are_one_spelling_and_small_integers_are_left_out():
-    counts = TERMS.count(None, "2 000 emplois, 2,000 jobs, 2000 postes ; 3 jours ; 1,5 %", "fr")
-    assert counts["#2000"] == 3
+    text = "2 000 emplois, 2,000 jobs, 2000 postes, 2\u00a0000 €, 2\u202f000 m ; 3 jours ; 1,5 %"
+    counts = TERMS.count(None, text, "fr")
+    assert counts["#2000"] == 5
     assert counts["#1.5"] == 1
     assert "#3" not in counts
 
