@@ -4,28 +4,33 @@ read, is reported with its offset, and reading goes on with the next good record
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import io
-import re
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from w3lib.encoding import html_to_unicode
-from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataException, ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecordLoader
+from warcio.statusandheaders import StatusAndHeadersParserException
 
-GZIP_MAGIC = b"\x1f\x8b\x08"
+from crawler.charsets import to_text
+from crawler.warcframes import GZIP_MAGIC, Frame, Gap, Tick, frames
+
 WARC_MAGIC = b"WARC/"
 ARC_MAGIC = b"filedesc://"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-# How much of a file is read at a time while looking for the next record after a bad one.
-SCAN_BLOCK = 1 << 20
-# What warcio writes to standard error when a record's Content-Length does not fit it.
-_LENGTH_WARNING_RE = re.compile(r"Content-Length is invalid\s+Offset: (\d+)")
+# What a record may hold beyond its HTTP body (its WARC and HTTP headers) and still be read.
+HEADROOM = 1 << 20
+# Responses that are the page itself: an error page, a redirect, an empty or partial
+# answer is no article.
+ARTICLE_STATUSES = frozenset({"200", "203"})
+# How much of a file's start identifies it.
+HEAD_BYTES = 64 * 1024
+_LOADER = ArcWarcRecordLoader()
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class Broken:
     resume: int | None
 
 
-Record = Document | Skipped | Broken
+Record = Document | Skipped | Broken | Tick
 
 
 def warc_date(value: str | None) -> datetime | None:
@@ -75,8 +80,9 @@ def warc_date(value: str | None) -> datetime | None:
 
 
 class WarcReader:
-    """The records of one WARC (``.warc``, ``.warc.gz``) or ARC (``.arc.gz``) file, from
-    byte START on; HTTP bodies over MAX_BYTES are skipped unread."""
+    """The records of one WARC (``.warc``, ``.warc.gz``) or ARC (``.arc``, ``.arc.gz``) file,
+    from byte START on, framed by crawler.warcframes and parsed one by one with warcio, so
+    that a record that lies costs itself alone; HTTP bodies over MAX_BYTES are skipped."""
 
     def __init__(self, path: Path, start: int, max_bytes: int) -> None:
         self.path = path
@@ -91,54 +97,27 @@ class WarcReader:
                 yield Broken("not_warc", 0, "neither a WARC nor an ARC file", None)
                 return
             compressed = head.startswith(GZIP_MAGIC)
-            position: int | None = self.start
-            while position is not None and position < self.size:
-                position = yield from self._from(stream, position, compressed)
+            cap = self.max_bytes + HEADROOM
+            for piece in frames(stream, self.start, self.size, compressed, cap):
+                if isinstance(piece, Tick):
+                    yield piece
+                elif isinstance(piece, Gap):
+                    yield Broken(piece.reason, piece.offset, piece.detail, piece.resume)
+                elif piece.fault is not None:
+                    detail = "the record's Content-Length does not match its body"
+                    yield Skipped(piece.fault, piece.offset, piece.end, detail)
+                else:
+                    yield self._record(piece)
 
-    def _from(
-        self, stream: IO[bytes], position: int, compressed: bool
-    ) -> Generator[Record, None, int | None]:
-        """Records from POSITION until the end or a part that cannot be read; returns where
-        reading goes on (None: the end)."""
-        stream.seek(position)
-        records = ArchiveIterator(stream, arc2warc=True)
-        end = position
-        while True:
-            try:
-                record = next(records, None)
-            except (ArchiveLoadFailed, EOFError, OSError, ValueError) as exc:
-                if end == 0:
-                    yield Broken("not_warc", 0, f"no record could be read: {exc}", None)
-                    return None
-                resume = self._next_start(stream, end + 1, compressed)
-                skipped = f"; resumed at {resume}" if resume is not None else ""
-                yield Broken("unreadable", end, f"{_first_line(exc)}{skipped}", resume)
-                return resume
-            if record is None:
-                break
-            # warcio says on standard error when a record's Content-Length does not fit
-            # its body, as it finishes the record: heard here, and made the record's reason.
-            warnings = io.StringIO()
-            with contextlib.redirect_stderr(warnings):
-                found = self._read(record)
-                offset = records.get_record_offset()  # of the file (warcio tells its position)
-                end = offset + records.get_record_length()
-            if getattr(record.raw_stream, "limit", 0) > 0:
-                yield Broken("truncated", offset, "the file ends inside this record's body", None)
-                return None
-            if _LENGTH_WARNING_RE.search(warnings.getvalue()):
-                detail = "the record's Content-Length does not match its body"
-                yield Skipped("bad_content_length", offset, end, detail)
-            elif len(found) == 2:
-                yield Skipped(found[0], offset, end, found[1])
-            else:
-                yield Document(found[0], found[1], found[2], offset, end)
-        stream.seek(end)
-        if stream.read(SCAN_BLOCK).strip(b"\r\n"):
-            yield Broken(
-                "truncated", end, f"the last {self.size - end} bytes are an incomplete record", None
-            )
-        return None
+    def _record(self, frame: Frame) -> Document | Skipped:
+        try:
+            record = _LOADER.parse_record_stream(io.BytesIO(frame.data))
+            found = self._read(record)
+        except (ArchiveLoadFailed, StatusAndHeadersParserException, EOFError, ValueError) as exc:
+            return Skipped("invalid_record", frame.offset, frame.end, _first_line(exc))
+        if len(found) == 2:
+            return Skipped(found[0], frame.offset, frame.end, found[1])
+        return Document(found[0], found[1], found[2], frame.offset, frame.end)
 
     def _read(self, record: Any) -> tuple[str, str] | tuple[str, datetime, str]:
         """(url, fetched_at, html) of an HTML response; (reason, detail) of anything else."""
@@ -146,7 +125,12 @@ class WarcReader:
         if kind != "response":
             return kind or "unknown", f"a {kind} record"
         headers = record.http_headers
-        content_type = headers.get_header("Content-Type", "") if headers else ""
+        if headers is None:
+            return "invalid_record", "a response record without an HTTP status line"
+        status = headers.get_statuscode()
+        if status not in ARTICLE_STATUSES:
+            return "http_status", f"HTTP status {status or 'unknown'}"
+        content_type = headers.get_header("Content-Type", "")
         if not content_type.split(";", 1)[0].strip().lower().startswith(HTML_TYPES):
             return "non_html", f"content type {content_type or 'unknown'}"
         url = record.rec_headers.get_header("WARC-Target-URI") or ""
@@ -160,7 +144,7 @@ class WarcReader:
             return "broken_chunked", f"chunked HTTP body cannot be decoded: {exc}"
         if body is None:
             return "too_large", f"HTTP body over NEWS_FILES_MAX_BYTES ({self.max_bytes} B)"
-        _encoding, html = html_to_unicode(content_type, body)
+        _encoding, html = to_text(body, True, content_type)
         return url, fetched_at, html
 
     def _body(self, record: Any, chunked: bool) -> bytes | None:
@@ -180,34 +164,13 @@ class WarcReader:
             body = record.content_stream().read(self.max_bytes + 1)
         return None if len(body) > self.max_bytes else body
 
-    def _next_start(self, stream: IO[bytes], after: int, compressed: bool) -> int | None:
-        """Where the next readable record starts, after byte AFTER; None if none does. The
-        file is scanned a block at a time, so a large one is never read whole."""
-        marker = GZIP_MAGIC if compressed else b"\r\nWARC/"
-        skip = 0 if compressed else 2  # the line break before "WARC/"
-        block = SCAN_BLOCK
-        position = after
-        while position < self.size:
-            stream.seek(position)
-            data = stream.read(block + len(marker))
-            found = data.find(marker)
-            while 0 <= found < block:
-                candidate = position + found + skip
-                if _readable_at(stream, candidate):
-                    return candidate
-                found = data.find(marker, found + 1)
-            position += block
-        return None
 
-
-def _readable_at(stream: IO[bytes], position: int) -> bool:
-    stream.seek(position)
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            record = next(ArchiveIterator(stream, arc2warc=True), None)
-    except (ArchiveLoadFailed, EOFError, OSError, ValueError):
-        return False
-    return record is not None
+def head_digest(path: Path, size: int) -> str:
+    """What identifies a file's content: the digest of its first bytes (up to HEAD_BYTES,
+    and no more than SIZE, its size when it was last read), which a file that grew keeps
+    and a file replaced under the same name does not."""
+    with path.open("rb") as stream:
+        return hashlib.sha256(stream.read(min(size, HEAD_BYTES))).hexdigest()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -248,3 +248,6 @@ class WarcFile(Base):
     offset: Mapped[int] = mapped_column(BigInteger, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    # The digest of the file's first bytes (crawler.warcs.head_digest): a file replaced
+    # under its name is another file.
+    head: Mapped[str | None] = mapped_column(String(64))

@@ -131,8 +131,10 @@ class UnstoredEntry:
 @dataclass(frozen=True)
 class WarcProgress:
     """How far a WARC file has been read: its size then, the offset of the first record
-    not yet handled, and when it was read to its end (None: not yet)."""
+    not yet handled, when it was read to its end (None: not yet), and the digest of its
+    first bytes (None: recorded before digests were kept)."""
 
     size: int
     offset: int
     finished_at: datetime | None
+    head: str | None = None

@@ -15,21 +15,34 @@ class WarcFiles(StoreBase):
 
     def warc_progress(self, path: str) -> WarcProgress | None:
         row = self.conn.execute(
-            select(warc_files.c.size, warc_files.c.offset, warc_files.c.finished_at).where(
-                warc_files.c.path == path
-            )
+            select(
+                warc_files.c.size,
+                warc_files.c.offset,
+                warc_files.c.finished_at,
+                warc_files.c.head,
+            ).where(warc_files.c.path == path)
         ).first()
         return None if row is None else WarcProgress(**row._mapping)
 
     def save_warc_progress(
-        self, path: str, *, size: int, offset: int, at: datetime, finished: bool
+        self,
+        path: str,
+        *,
+        size: int,
+        offset: int,
+        at: datetime,
+        finished: bool,
+        head: str | None = None,
     ) -> None:
-        values = {
+        """Record how far PATH was read; HEAD, where given, is its content's digest."""
+        values: dict[str, object] = {
             "size": size,
             "offset": offset,
             "updated_at": at,
             "finished_at": at if finished else None,
         }
+        if head is not None:
+            values["head"] = head
         changed = self.conn.execute(
             update(warc_files).where(warc_files.c.path == path).values(**values)
         ).rowcount

@@ -202,7 +202,7 @@ def test_migrate_upgrades_the_first_schema_and_keeps_every_row(tmp_path):
 
     result = scrapy(database, "migrate")
     assert result.returncode == 0, result.stderr
-    assert "schema revision 0011" in result.stdout
+    assert "schema revision 0012" in result.stdout
     with closing(sqlite3.connect(database)) as conn:
         after = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in rows}
     # articles gained story_signature and story_similarity, empty until computed, then

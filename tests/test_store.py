@@ -58,7 +58,7 @@ def test_reopening_a_current_store_changes_nothing(tmp_path):
         store.open()
         version = store.conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
         store.close()
-    assert version == [("0011",)]
+    assert version == [("0012",)]
 
 
 def sample_record(**changes: Any) -> ArticleRecord:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import logging
 import os
 import stat
@@ -13,8 +12,8 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy.http import Response
 from twisted.python.failure import Failure
-from w3lib.encoding import html_body_declared_encoding, html_to_unicode, read_bom
 
+from crawler.charsets import to_text
 from crawler.filehandler import CHECKED_FILE_META, CheckedFile, FileRefused
 from crawler.items import ArticleItem
 from crawler.middlewares import ARTICLE_META, Refused
@@ -40,64 +39,13 @@ class SkipFile(Exception):
         self.reason = reason
 
 
-def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
-    """Decode the bytes that are not UTF-8 as Windows-1252 (Latin-1 where it has a hole)."""
-    assert isinstance(error, UnicodeDecodeError)
-    chunk = error.object[error.start : error.end]
-    return chunk.decode("cp1252", errors="replace"), error.end
-
-
-# Undeclared text is UTF-8, Windows-1252 (which reads ISO-8859-1 text too), or a mix of
-# both when a file was pasted together: UTF-8 where it is valid, Windows-1252 elsewhere.
-codecs.register_error("newsdedup-cp1252", _cp1252_fallback)
-UNDECLARED = "utf-8 or windows-1252"
-
-
-def declared_encoding(body: bytes, html: bool) -> str | None:
-    """The encoding the file declares and its bytes bear out: a byte-order mark; for HTML,
-    also a ``<meta charset>``, unless the bytes cannot be in it. A meta tag that its page
-    could be read to find is in an ASCII-compatible encoding, so a meta naming UTF-16 or
-    UTF-32 is wrong (the WHATWG encoding rules read such a page as UTF-8), and so is one
-    under which the bytes do not decode, or a legacy one over bytes that are valid UTF-8.
-    Plain text has no markup: a ``<meta>`` in its words means nothing."""
-    bom, _ = read_bom(body)
-    if bom:
-        return str(bom)
-    if not html:
-        return None
-    declared = html_body_declared_encoding(body)
-    if declared is None or declared.replace("-", "").startswith(("utf16", "utf32")):
-        return None
-    if declared != "utf-8" and not body.isascii() and _is_utf8(body):
-        # Valid UTF-8 beyond ASCII is all but never text in a legacy single-byte encoding
-        # (there it would be sequences such as "Ã©"): the meta is a template's leftover.
-        return "utf-8"
-    try:
-        body.decode(declared)
-    except (LookupError, UnicodeDecodeError):
-        return None
-    return str(declared)
-
-
-def _is_utf8(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def decode(body: bytes, html: bool = False) -> tuple[str, str]:
     """(encoding, text) of a file's bytes; raises SkipFile for empty, binary or garbled input."""
     if not body.strip():
         raise SkipFile("empty", "the file is empty")
     if b"\x00" in body[:BINARY_SNIFF_BYTES] and not body.startswith(WIDE_BOMS):
         raise SkipFile("binary", "NUL bytes: not a text file")
-    declared = declared_encoding(body, html)
-    if declared is not None:
-        encoding, text = html_to_unicode(f"charset={declared}", body)
-    else:
-        encoding, text = UNDECLARED, body.decode("utf-8", errors="newsdedup-cp1252")
+    encoding, text = to_text(body, html)
     if not text.strip():
         raise SkipFile("empty", "the file holds only white space")
     if text.count("\ufffd") > MAX_REPLACEMENT_SHARE * len(text):

@@ -16,6 +16,7 @@ from scrapy.utils.gz import gunzip, gzip_magic_number
 from twisted.python.failure import Failure
 
 from crawler.backlog import Backlog
+from crawler.charsets import to_text
 from crawler.evidence import page_evidence
 from crawler.feeds import FeedEntries
 from crawler.frontier import Frontier
@@ -390,10 +391,11 @@ class NewsSpider(Spider):
             elif self.in_scope(candidate):
                 url = candidate
         listed = response.meta.get(LISTED_META)
+        header = response.headers.get("Content-Type") or b""
         yield ArticleItem(
             url=url,
             kind="html",
-            raw=response.text,
+            raw=to_text(response.body, True, header.decode("latin-1"))[1],
             fetched_at=utcnow(),
             source=urlsplit(url).hostname,
             canonical_url=elsewhere,

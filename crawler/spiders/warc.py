@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,7 +19,8 @@ from crawler.items import ArticleItem
 from crawler.rules import checked
 from crawler.store import CrawlStore
 from crawler.urls import canonical_url
-from crawler.warcs import Broken, Document, Skipped, WarcReader
+from crawler.warcframes import Tick
+from crawler.warcs import Broken, Document, Skipped, WarcReader, head_digest
 from db.records import utcnow
 from db.store import Store
 
@@ -28,9 +30,10 @@ SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 # Documents handed to the stages and not yet through them: enough to keep every cleaning
 # worker busy, few enough that a stop is prompt and memory stays flat.
 IN_FLIGHT = 64
-BAD_RECORDS = frozenset(
-    {"too_large", "broken_chunked", "bad_content_length", "invalid_url", "invalid_record"}
-)
+# Seconds between saves of a file's progress while its records hold no article.
+PROGRESS_EVERY = 5.0
+# Records whose framing or headers lie: logged as errors, so the run exits 1.
+BAD_RECORDS = frozenset({"broken_chunked", "bad_content_length", "invalid_record"})
 
 
 def warc_files(root: Path) -> Iterator[Path]:
@@ -114,6 +117,12 @@ class WarcSpider(Spider):
     async def read(self, path: Path) -> AsyncIterator[ArticleItem]:
         key, size = str(path), path.stat().st_size
         known = self.store.warc_progress(key) if self.store is not None else None
+        head = head_digest(path, known.size if known is not None else size)
+        if known is not None and known.head is not None and known.head != head:
+            # Another file under the same name: read from its start.
+            logger.info("Reading %s anew: its content is not the file read before", key)
+            self.crawler.stats.inc_value("news/warc/files_replaced")
+            known = None
         if known is not None and known.finished_at is not None and known.size == size:
             logger.info("Skipped %s: read to its end by an earlier run", key)
             self.crawler.stats.inc_value("news/warc/files_done_before")
@@ -122,26 +131,55 @@ class WarcSpider(Spider):
         start = known.offset if known is not None and known.size <= size else 0
         if start:
             logger.info("Resuming %s at byte %d", key, start)
-        if known is not None and self.store is not None:
+        if self.store is not None:
             # Unfinished from here on: the stages' batches only ever move it forward.
-            self.store.save_warc_progress(key, size=size, offset=start, at=utcnow(), finished=False)
+            self.store.save_warc_progress(
+                key,
+                size=size,
+                offset=start,
+                at=utcnow(),
+                finished=False,
+                head=head_digest(path, size),
+            )
         end = start
+        saved = time.monotonic()
         for record in WarcReader(path, start, self.max_bytes):
+            if self.stopping():
+                return
+            if isinstance(record, Tick):
+                await asyncio.sleep(0)  # a long scan: let the engine hear a stop
+                continue
             if isinstance(record, Document):
                 item = self.article(record, path, size)
                 if item is not None:
                     await self.wait_for_room()
+                    if self.stopping():
+                        return
                     self.in_flight[key] += 1
                     yield item
                 end = record.end
-            elif isinstance(record, Skipped):
+                continue
+            if isinstance(record, Skipped):
                 self.skipped(record, key)
                 end = record.end
             else:
                 self.broken(record, key)
+                end = record.resume if record.resume is not None else end
+            if not self.in_flight[key] and time.monotonic() - saved > PROGRESS_EVERY:
+                # Records that hold no article move the file's progress too.
+                saved = time.monotonic()
+                self.save_progress(key, size, end)
         self.crawler.stats.inc_value("news/warc/files")
         self.ending[key] = (size, end)
         self.finish_if_done(key)
+
+    def stopping(self) -> bool:
+        """The crawl is being stopped (a signal, a close condition): read no further."""
+        return not self.crawler.crawling
+
+    def save_progress(self, key: str, size: int, end: int) -> None:
+        if self.store is not None:
+            self.store.save_warc_progress(key, size=size, offset=end, at=utcnow(), finished=False)
 
     def article(self, record: Document, path: Path, size: int) -> ArticleItem | None:
         try:
@@ -160,11 +198,15 @@ class WarcSpider(Spider):
 
     def skipped(self, record: Skipped, key: str) -> None:
         self.crawler.stats.inc_value(f"news/warc/skipped/{record.reason}")
-        level = (
-            logging.DEBUG if record.reason in ("request", "metadata", "warcinfo") else logging.INFO
-        )
-        if record.reason in ("too_large", "broken_chunked", "bad_content_length", "invalid_url"):
+        if record.reason in BAD_RECORDS:
+            # A record that lies about itself is bad input: the run fails, and says where.
+            level = logging.ERROR
+        elif record.reason in ("too_large", "invalid_url"):
             level = logging.WARNING
+        elif record.reason in ("request", "metadata", "warcinfo"):
+            level = logging.DEBUG
+        else:
+            level = logging.INFO
         logger.log(
             level,
             "Skipped record at %s:%d: %s (%s)",
@@ -185,7 +227,7 @@ class WarcSpider(Spider):
         )
 
     async def wait_for_room(self) -> None:
-        while sum(self.in_flight.values()) >= IN_FLIGHT:
+        while sum(self.in_flight.values()) >= IN_FLIGHT and not self.stopping():
             self.room.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.room.wait(), timeout=1.0)
