@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CrawlResult
-from tests.test_warc import NAMES, Warc, arc_record, crawl, page
+from tests.test_warc import NAMES, arc_record, crawl, page
 
 
 def record(
@@ -72,7 +72,7 @@ def lying_records(lie: str) -> tuple[list[bytes], set[str]]:
     for number in range(7):
         url, body = good(number)
         if number == 3:
-            http_length = len(f"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n")
+            http_length = len("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n")
             records.append(record(url + "-lies", body, length=LIES[lie](http_length + len(body))))
         else:
             records.append(record(url, body))
