@@ -5,8 +5,10 @@ through the real `scrapy` command and checks what it printed, its exit code and 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
+import stat
 import subprocess
 import threading
 from contextlib import closing
@@ -415,3 +417,45 @@ def test_a_run_stopped_by_a_locked_store_counts_its_error(store: Path) -> None:
     assert "failed (store_error)" in summary and "1 errors" in summary
     assert "database is locked" in result.stderr
     no_traceback(result)
+
+
+def test_export_writes_through_a_symlink_and_keeps_it(store: Path, tmp_path: Path) -> None:
+    real = tmp_path / "real.jsonl"
+    real.write_text("old\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    result = run_scrapy(["export", "--output", str(link), "--force"], store)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    lines = real.read_text().splitlines()
+    assert lines and all(json.loads(line)["url"] for line in lines)
+    no_traceback(result)
+
+
+def test_export_to_dash_is_standard_output(store: Path, tmp_path: Path) -> None:
+    result = run_scrapy(["export", "--output", "-"], store)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not (ROOT / "-").exists()
+    lines = result.stdout.splitlines()
+    assert lines and all(json.loads(line)["url"] for line in lines)
+
+
+def test_an_exported_file_is_readable_by_others_as_the_umask_says(
+    store: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "out.jsonl"
+    result = run_scrapy(["export", "--output", str(output)], store)
+    assert result.returncode == 0, result.stderr[-2000:]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(output.stat().st_mode) == 0o666 & ~umask
+
+
+def test_export_onto_dev_stdout_writes_to_it_and_leaves_it_alone(store: Path) -> None:
+    before = os.lstat("/dev/stdout")
+    result = run_scrapy(["export", "--output", "/dev/stdout", "--force"], store)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() and json.loads(result.stdout.splitlines()[0])["url"]
+    after = os.lstat("/dev/stdout")
+    assert stat.S_ISLNK(after.st_mode) == stat.S_ISLNK(before.st_mode)
+    assert after.st_ino == before.st_ino

@@ -166,6 +166,7 @@ def test_a_bad_length_in_an_arc_gz_costs_its_record_alone(tmp_path: Path) -> Non
     assert_clean_failure(result, path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compressed", [True, False])
 def test_a_zero_filled_gap_is_crossed_in_linear_time(tmp_path: Path, compressed: bool) -> None:
     before, after = [record(*good(n)) for n in range(2)], [record(*good(n)) for n in range(2, 4)]

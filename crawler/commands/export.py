@@ -24,22 +24,25 @@ class OutputRefused(Exception):
     """The output path is one the export must not write to; the message says why."""
 
 
-def check_output(output: Path, store_url: str, *, force: bool) -> bool:
-    """Whether OUTPUT is a regular file to replace through a temporary file (False: a device
-    or a pipe, written in place). Refuses the store's own files, always, and any existing
-    file without FORCE."""
+def check_output(output: Path, store_url: str, *, force: bool) -> tuple[Path, bool]:
+    """The file to write for OUTPUT (a symlink's target: the link itself stays), and whether
+    it is a regular file to replace through a temporary file (False: a device or a pipe,
+    written in place). Refuses the store's own files, always, and any existing file
+    without FORCE."""
     target = output.resolve()
     if target in {path.resolve() for path in sqlite_files(store_url)}:
         raise OutputRefused(f"{output} is the store itself (or its journal): not overwritten")
     if not target.parent.is_dir():
         raise OutputRefused(f"{output}: the folder {target.parent} does not exist")
     try:
-        mode = target.stat().st_mode
+        mode = output.stat().st_mode  # through any link
     except FileNotFoundError:
-        return True
+        return target, True
     if not force:
         raise OutputRefused(f"{output} exists: add --force to overwrite it")
-    return stat.S_ISREG(mode)
+    if not stat.S_ISREG(mode):
+        return output, False  # /dev/stdout, a FIFO: opened as named, never replaced
+    return target, True
 
 
 class Command(StoreCommand):
@@ -64,11 +67,13 @@ class Command(StoreCommand):
             except ValueError as exc:
                 raise UsageError(f"--since wants an ISO date, got {opts.since!r}") from exc
         assert self.settings is not None
-        output = Path(opts.output) if opts.output else None
+        # "-" is standard output, as for every Unix tool.
+        output = Path(opts.output) if opts.output and opts.output != "-" else None
         replace = False
+        target = output
         if output is not None:
             try:
-                replace = check_output(
+                target, replace = check_output(
                     output, self.settings.get("NEWS_DATABASE_URL"), force=opts.force
                 )
             except OutputRefused as exc:
@@ -87,7 +92,8 @@ class Command(StoreCommand):
             def to(out: TextIO) -> int:
                 return write(out, columns, records, opts.fmt)
 
-            written = write_replacing(output, to) if replace else write_in_place(output, to)
+            assert target is not None
+            written = write_replacing(target, to) if replace else write_in_place(target, to)
             print(f"wrote {written} articles to {output}", file=sys.stderr)
         except (OSError, StoreError) as exc:
             if output is None and isinstance(exc, OSError):
@@ -102,6 +108,15 @@ def write_replacing(output: Path, writer: Callable[[TextIO], int]) -> int:
     leaves no half-written file, and the previous file, if any, as it was."""
     descriptor, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
     try:
+        # mkstemp's file is private (0600); an export is read by other tools, often as
+        # other users: it gets the mode of the file it replaces, or what the umask gives.
+        try:
+            mode = stat.S_IMODE(output.stat().st_mode)
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(descriptor, mode)
         with open(descriptor, "w", encoding="utf-8", newline="") as out:
             count = writer(out)
         os.replace(temporary, output)
