@@ -299,3 +299,29 @@ def test_entities_behind_a_long_comment_are_defused_too(hostile, tmp_path):
     assert set(reasons) <= {"http_404"}
     missing = set(_paths_of(result.stderr, "http_404"))
     assert missing and all(path == "/" or path.startswith("/&") for path in missing), missing
+
+
+def test_a_source_url_of_another_scheme_is_refused_alone(tmp_path):
+    with serving(tmp_path / "requests.log") as site:
+        sources = tmp_path / "sites.toml"
+        sources.write_text(
+            "[[site]]\n"
+            'start = ["javascript:alert(1)", "ftp://files.example.org/news/"]\n'
+            'feeds = ["mailto:desk@example.org", "' + site.base + '/rss.xml"]\n',
+            "utf-8",
+        )
+        command = scrapy_command(
+            ["crawl", "news", "-a", f"sources={sources}"], tmp_path / "news.db", *FAST
+        )
+        proc = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+        )
+        result = Crawled(proc.returncode, proc.stdout, proc.stderr, tmp_path / "news.db")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Traceback" not in result.stderr
+        for url in ("javascript:alert(1)", "ftp://files.example.org/news/"):
+            assert result.logged(url, "unsupported_scheme"), url
+        assert result.reasons()["unsupported_scheme"] == 3
+        # The feed beside them was read, and its articles stored.
+        assert result.rows("SELECT COUNT(*) FROM articles")[0][0] > 0
+        assert not any("ftp" in line for line in site.requests())

@@ -138,11 +138,11 @@ class NewsSpider(Spider):
         # One process of a fleet: the listings are read once, by whichever process the
         # shared request filter lets through, and the backlog ends with the fleet.
         self.backlog.fleet = self.crawler.get_extension(Frontier)
-        for url in self.sitemap_urls:
+        for url in filter(self.fetchable_source, self.sitemap_urls):
             yield self.backlog.track(self.listing_request(url, "sitemap"))
-        for url in self.feed_urls:
+        for url in filter(self.fetchable_source, self.feed_urls):
             yield self.backlog.track(self.listing_request(url, "feed"))
-        for url in self.start_pages:
+        for url in filter(self.fetchable_source, self.start_pages):
             yield self.backlog.track(
                 Request(url, callback=self.parse_start, errback=self.fetch_error, meta={"hops": 0})
             )
@@ -438,6 +438,19 @@ class NewsSpider(Spider):
         """Into the ledger of URLs not stored, for an article request."""
         if self.revisits is not None and meta.get(ARTICLE_META):
             self.revisits.note(meta, reason)
+
+    def fetchable_source(self, url: str) -> bool:
+        """A source URL is fetched only over HTTP(S); any other (javascript:, ftp:, one
+        without a scheme) is refused alone, with its reason, and the other sources run."""
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https"):
+            scheme = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
+            self.count("unsupported_scheme", url[:200], f"{scheme}: only http and https")
+            return False
+        if not parts.hostname:
+            self.count("invalid_url", url[:200], "no host")
+            return False
+        return True
 
     def count(self, reason: str, url: str, detail: str) -> None:
         logger.warning("Skipped %s: %s (%s)", url, reason, detail)
