@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scrapy.commands import ScrapyCommand
+from sqlalchemy.exc import DatabaseError
 
 from crawler.rules import checked
 from db.base import StoreError
@@ -61,6 +62,11 @@ def writes_output(run: Run) -> Run:
             sys.stdout.flush()
         except BrokenPipeError:
             _drop_stdout()
+        except DatabaseError as exc:
+            # A store damaged on disk (or not a store at all) is the operator's to mend; it
+            # is said in one line, as the crawl says it.
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            command.fail(f"the store cannot be read: {reason}")
         except OSError as exc:
             if exc.errno not in OUTPUT_ERRORS:
                 raise

@@ -459,3 +459,17 @@ def test_export_onto_dev_stdout_writes_to_it_and_leaves_it_alone(store: Path) ->
     after = os.lstat("/dev/stdout")
     assert stat.S_ISLNK(after.st_mode) == stat.S_ISLNK(before.st_mode)
     assert after.st_ino == before.st_ino
+
+
+@pytest.mark.parametrize("args", [["report"], ["export"], ["search", "heat"], ["dupes"]])
+def test_reading_commands_on_a_corrupted_store_say_so_in_one_line(
+    store: Path, args: list[str]
+) -> None:
+    data = bytearray(store.read_bytes())
+    for page in range(2, len(data) // 4096):  # every page but the header's, half overwritten
+        data[page * 4096 + 100 : page * 4096 + 400] = b"\xff" * 300
+    store.write_bytes(bytes(data))
+    result = run_scrapy(args, store)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: the store cannot be read: ")
+    no_traceback(result)
