@@ -93,8 +93,8 @@ def schema_types(response: HtmlResponse) -> tuple[str, ...]:
     for block in response.xpath("//script[@type='application/ld+json']/text()").getall():
         try:
             data = json.loads(block.strip().rstrip(";"), strict=False)
-        except ValueError:
-            continue
+        except (ValueError, RecursionError):
+            continue  # not JSON, or nested past what a page's metadata ever needs
         for thing in _things(data):
             kinds = thing.get("@type")
             for kind in kinds if isinstance(kinds, list) else [kinds]:

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import FAST, ROOT, CrawlResult, Site, scrapy_command, serving
+from tests.conftest import FAST, ROOT, CrawlResult, Site, run_scrapy, scrapy_command, serving
 from tests.hostile_site import GOOD, SECRET
+from tests.webpages import Www, article, urlset
 
 GOOD_PATHS = list(GOOD)
 
@@ -325,3 +326,29 @@ def test_a_source_url_of_another_scheme_is_refused_alone(tmp_path):
         # The feed beside them was read, and its articles stored.
         assert result.rows("SELECT COUNT(*) FROM articles")[0][0] > 0
         assert not any("ftp" in line for line in site.requests())
+
+
+def test_json_ld_nested_a_thousand_deep_costs_nothing(tmp_path):
+    log = tmp_path / "site" / "requests.log"
+    with serving(log, "static_site.py") as site:
+        www = Www(log)
+        deep = '{"@type": "NewsArticle", "about": ' + "[" * 1000 + "]" * 1000 + "}"
+        nested = '{"a": ' * 1000 + "1" + "}" * 1000
+        urls = []
+        for number, (name, block) in enumerate(
+            (("en-heatwave", deep), ("en-library", nested), ("fr-crue", None))
+        ):
+            page = article(name)
+            if block is not None:
+                page = page.replace(
+                    "</head>", f'<script type="application/ld+json">{block}</script></head>'
+                )
+            www.put(f"/a/{number}.html", page)
+            urls.append((f"{site.base}/a/{number}.html", None))
+        www.put("/sitemap.xml", urlset(urls))
+        result = run_scrapy(
+            ["crawl", "news", "-a", f"sitemap={site.base}/sitemap.xml"], tmp_path / "news.db", *FAST
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "RecursionError" not in result.stderr and "Traceback" not in result.stderr
+    assert result.rows("SELECT COUNT(*) FROM articles") == [(3,)]
