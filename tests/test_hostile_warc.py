@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CrawlResult
+from tests.test_hostile_input import deep_tree, remove_deep_tree
 from tests.test_warc import NAMES, arc_record, crawl, page
 
 
@@ -272,3 +273,20 @@ def test_a_file_replaced_under_its_name_is_read_again(tmp_path: Path) -> None:
     assert third.returncode == 0, third.stderr[-3000:]
     assert len({u for u in stored(third) if u.startswith("https://g.org/")}) == 14
     assert "Resuming" not in third.stderr
+
+
+def test_a_folder_chain_1100_deep_is_walked_without_recursion(tmp_path: Path) -> None:
+    root = tmp_path / "warcs"
+    root.mkdir()
+    gz_file(root / "top.warc.gz", [record(*good(0))])
+    gz_file(deep_tree(root, 1100) / "deep.warc.gz", [record(*good(1))])
+    try:
+        result = crawl(root, tmp_path / "news.db", "NEWS_FILES_MAX_DEPTH=2000")
+        capped = crawl(root, tmp_path / "capped.db", "NEWS_FILES_MAX_DEPTH=100")
+    finally:
+        remove_deep_tree(root, 1100)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert stored(result) == {good(0)[0], good(1)[0]}
+    assert "RecursionError" not in result.stderr
+    assert stored(capped) == {good(0)[0]}
+    assert "too_deep (more than NEWS_FILES_MAX_DEPTH=100 folders below" in capped.stderr

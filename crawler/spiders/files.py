@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import stat
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from crawler.filehandler import CHECKED_FILE_META, CheckedFile, FileRefused
 from crawler.items import ArticleItem
 from crawler.middlewares import ARTICLE_META, Refused
 from crawler.rules import checked as checked_setting
+from crawler.tree import walk
 from db.records import utcnow
 
 logger = logging.getLogger(__name__)
@@ -115,34 +115,12 @@ class FilesSpider(Spider):
             )
 
     def walk(self, root: Path) -> Iterator[Path]:
-        """Matching files in a stable order: a folder's files by name, then its subfolders
-        by name, depth first, as os.walk gives them, but with a stack instead of recursion,
-        so that no depth of tree can exhaust Python's stack. Symlinked folders are not
-        entered; folders deeper than NEWS_FILES_MAX_DEPTH are skipped (``too_deep``)."""
-        stack = [(root, 0)]
-        while stack:
-            folder, depth = stack.pop()
-            try:
-                with os.scandir(folder) as scan:
-                    entries = sorted(scan, key=lambda entry: entry.name)
-            except OSError as exc:
-                self.skip(folder, "unreadable", exc.strerror or str(exc))
-                continue
-            subfolders = []
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    subfolders.append(Path(entry.path))
-                elif Path(entry.name).suffix.lower() in EXTENSIONS:
-                    yield Path(entry.path)
-            if subfolders and depth >= self.max_depth:
-                for subfolder in subfolders:
-                    self.skip(
-                        subfolder,
-                        "too_deep",
-                        f"more than NEWS_FILES_MAX_DEPTH={self.max_depth} folders below {root}",
-                    )
-                continue
-            stack.extend((subfolder, depth + 1) for subfolder in reversed(subfolders))
+        """The matching files under ROOT (crawler.tree.walk), to NEWS_FILES_MAX_DEPTH."""
+
+        def wanted(name: str) -> bool:
+            return Path(name).suffix.lower() in EXTENSIONS
+
+        return walk(root, wanted, self.max_depth, self.skip)
 
     @staticmethod
     def check(path: Path, root: Path, max_bytes: int) -> CheckedFile:

@@ -18,6 +18,7 @@ from crawler.frontier import Frontier, FrontierLost
 from crawler.items import ArticleItem
 from crawler.rules import checked
 from crawler.store import CrawlStore
+from crawler.tree import Skip, walk
 from crawler.urls import canonical_url
 from crawler.warcframes import Tick
 from crawler.warcs import Broken, Document, Skipped, WarcReader, head_digest
@@ -36,14 +37,13 @@ PROGRESS_EVERY = 5.0
 BAD_RECORDS = frozenset({"broken_chunked", "bad_content_length", "invalid_record"})
 
 
-def warc_files(root: Path) -> Iterator[Path]:
-    """ROOT itself, or the WARC and ARC files under it, recursively, in sorted order."""
+def warc_files(root: Path, max_depth: int, skip: Skip) -> Iterator[Path]:
+    """ROOT itself, or the WARC and ARC files under it, in sorted order, to any depth up
+    to MAX_DEPTH (crawler.tree.walk)."""
     if root.is_file():
         yield root
         return
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and path.name.endswith(SUFFIXES):
-            yield path
+    yield from walk(root, lambda name: name.endswith(SUFFIXES), max_depth, skip)
 
 
 class WarcSpider(Spider):
@@ -61,7 +61,8 @@ class WarcSpider(Spider):
     With ``NEWS_FRONTIER_URL`` (docs/fleet.md), the processes of a fleet share the files
     out: each file is read by the first process to claim it in Redis, the others skip it
     (``news/warc/files_elsewhere``).
-    Settings: ``NEWS_FILES_MAX_BYTES`` (an HTTP body over it is skipped unread).
+    Settings: ``NEWS_FILES_MAX_BYTES`` (an HTTP body over it is skipped unread),
+    ``NEWS_FILES_MAX_DEPTH`` (folders deeper are skipped, ``too_deep``).
     """
 
     name = "warc"
@@ -76,6 +77,7 @@ class WarcSpider(Spider):
         self.path = path
         self.run_arguments = {"path": path}
         self.max_bytes = 10 * 1024 * 1024
+        self.max_depth = 100
         self.store: Store | None = None
         self.in_flight: Counter[str] = Counter()
         # Files read to their end whose last documents are still in the stages.
@@ -86,6 +88,7 @@ class WarcSpider(Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WarcSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.max_bytes = checked(crawler.settings, "NEWS_FILES_MAX_BYTES")
+        spider.max_depth = checked(crawler.settings, "NEWS_FILES_MAX_DEPTH")
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(spider.handled, signal=signal)
         return spider
@@ -101,7 +104,7 @@ class WarcSpider(Spider):
         self.store = CrawlStore.of(self.crawler, "warc").store
         # One process of a fleet: each file goes to the first process that claims it.
         fleet = self.crawler.get_extension(Frontier)
-        for path in warc_files(root):
+        for path in warc_files(root, self.max_depth, self.skipped_folder):
             if fleet is not None:
                 try:
                     mine = fleet.claim(str(path))
@@ -215,6 +218,10 @@ class WarcSpider(Spider):
             record.reason,
             record.detail,
         )
+
+    def skipped_folder(self, path: Path, reason: str, detail: str) -> None:
+        logger.warning("Skipped %s: %s (%s)", path, reason, detail)
+        self.crawler.stats.inc_value(f"news/warc/skipped/{reason}")
 
     def broken(self, record: Broken, key: str) -> None:
         self.crawler.stats.inc_value(f"news/warc/broken/{record.reason}")
