@@ -38,9 +38,23 @@ class Refused(IgnoreRequest):
     """A request refused by one of our middlewares, which has logged and counted why."""
 
 
+# NAT64's well-known prefix (RFC 6052): an IPv6 address that a gateway turns into the
+# IPv4 address in its last 32 bits. (The local-use 64:ff9b:1::/48 is not global at all.)
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"),)
+
+
 def is_public(address: str) -> bool:
+    """Whether ADDRESS is a public one, and so is any IPv4 address it carries inside it
+    (6to4, NAT64, IPv4-mapped, Teredo): 2002:7f00:1:: is 127.0.0.1 by another name."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return ip.is_global and not ip.is_multicast
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+        if any(ip in network for network in NAT64):
+            inner.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        return all(v4 is None or is_public(str(v4)) for v4 in inner)
+    return True
 
 
 class PrivateAddressGuard:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from crawler.middlewares import is_public
 from tests.conftest import FAST, ROOT, CrawlResult, Site, run_scrapy, scrapy_command, serving
 from tests.hostile_site import GOOD, SECRET
 from tests.webpages import Www, article, urlset
@@ -352,3 +353,21 @@ def test_json_ld_nested_a_thousand_deep_costs_nothing(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "RecursionError" not in result.stderr and "Traceback" not in result.stderr
     assert result.rows("SELECT COUNT(*) FROM articles") == [(3,)]
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+        ("2002:c0a8:101::", False),  # 6to4 of 192.168.1.1
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254, the cloud metadata host
+        ("::ffff:10.0.0.1", False),
+        ("64:ff9b::808:808", True),  # NAT64 of 8.8.8.8
+        ("2002:808:808::1", True),
+        ("2001:4860:4860::8888", True),
+        ("8.8.8.8", True),
+    ],
+)
+def test_private_addresses_inside_ipv6_forms_are_private(address: str, public: bool) -> None:
+    assert is_public(address) is public
