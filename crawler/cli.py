@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
 from sqlalchemy.exc import DatabaseError
 
 from crawler.rules import checked
@@ -90,6 +91,20 @@ class StoreCommand(ScrapyCommand):
     requires_project = True
     # No crawl, so no crawler process: its start-up log would only be noise here.
     requires_crawler_process = False
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        # Scrapy hands a command the options it does not know as arguments: a misspelled
+        # one (--sinse) would be ignored, and the command run without it.
+        unknown = [arg for arg in args if arg.startswith("-") and arg != "-"]
+        if unknown:
+            raise UsageError(
+                f"{self.name_of_command()} takes no option {unknown[0]} (see --help)",
+                print_help=False,
+            )
+
+    def name_of_command(self) -> str:
+        return type(self).__module__.rpartition(".")[2]
 
     def open_store(self, *, writer: bool = False) -> Store | None:
         """The open store, or None after printing why it cannot be opened."""

@@ -473,3 +473,15 @@ def test_reading_commands_on_a_corrupted_store_say_so_in_one_line(
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: the store cannot be read: ")
     no_traceback(result)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["export", "--sinse", "2026-01-01"], ["report", "--run", "1", "--lats"], ["dupes", "-x"]],
+)
+def test_an_unknown_command_option_is_a_usage_error(store: Path, args: list[str]) -> None:
+    result = run_scrapy(args, store)
+    assert result.returncode == 2
+    assert f"takes no option {args[-1] if args[0] != 'export' else '--sinse'}" in result.stderr
+    assert result.stdout == ""
+    no_traceback(result)
