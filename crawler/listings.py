@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
+from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest, ResponseDataLossError
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from twisted.internet.error import TimeoutError as ConnectTimeoutError
 from twisted.python.failure import Failure
+from twisted.web.client import ResponseFailed
 
 # What Scrapy's IgnoreRequest messages mean, as drop reasons.
 IGNORED_REASONS = {
@@ -35,7 +36,15 @@ def failure_reason(failure: Failure) -> tuple[str, str]:
         return "too_large", message
     if isinstance(failure.value, (DownloadTimeoutError, ConnectTimeoutError)):
         return "timeout", message
-    return "fetch_error", message
+    data_loss = "the connection closed before the body its Content-Length gave"
+    if isinstance(failure.value, ResponseDataLossError):
+        return "data_loss", data_loss
+    if isinstance(failure.value, ResponseFailed):
+        # Twisted's own message is a list of inner failures, often empty to read.
+        inner = [reason.value for reason in failure.value.reasons]
+        names = ", ".join(f"{type(value).__name__}: {value}" for value in inner)
+        return "fetch_error", f"the response failed ({names or 'no reason given'})"
+    return "fetch_error", message or type(failure.value).__name__
 
 
 # Links that cannot lead to an article page: Scrapy's list of non-HTML extensions, and the

@@ -242,6 +242,17 @@ class Hostile(Site):
             return self.send(
                 200, urlset(f"{base}/drip.html", f"{base}/stall.html", f"{base}{good[5]}"), xml
             )
+        if path == "/short-sitemap.xml":
+            return self.send(200, urlset(f"{base}/short.html", f"{base}{good[5]}"), xml)
+        if path == "/short.html":
+            # A Content-Length of 5,000 bytes over a body of 200, then the connection closes.
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "5000")
+            self.end_headers()
+            self.wfile.write(b"<html><body>" + b"x" * 188)
+            self.close_connection = True
+            return None
         if path == "/drip.html":
             return self.drip()
         if path == "/stall.html":

@@ -371,3 +371,12 @@ def test_json_ld_nested_a_thousand_deep_costs_nothing(tmp_path):
 )
 def test_private_addresses_inside_ipv6_forms_are_private(address: str, public: bool) -> None:
     assert is_public(address) is public
+
+
+def test_a_body_shorter_than_its_content_length_is_named(hostile, tmp_path):
+    result = crawl(hostile, tmp_path / "news.db", "sitemap=/short-sitemap.xml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.logged(f"{hostile.base}/short.html", "data_loss")
+    assert "Content-Length" in result.stderr.split(f"{hostile.base}/short.html: data_loss (")[1]
+    assert result.reasons().get("data_loss") == 1
+    assert result.stored_paths(hostile.base) == {GOOD_PATHS[5]}
