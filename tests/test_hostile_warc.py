@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import time
 from pathlib import Path
 
 import pytest
@@ -105,6 +104,7 @@ def test_a_lying_length_in_a_warc_gz_costs_its_record_alone(tmp_path: Path, lie:
     assert later.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lie", sorted(LIES))
 def test_a_lying_length_in_a_plain_warc_costs_its_record_alone(tmp_path: Path, lie: str) -> None:
     records, urls = lying_records(lie)
@@ -180,14 +180,12 @@ def test_a_zero_filled_gap_is_crossed_in_linear_time(tmp_path: Path, compressed:
     path = tmp_path / ("gap.warc.gz" if compressed else "gap.warc")
     path.write_bytes(data)
 
-    started = time.monotonic()
+    # run_scrapy's own timeout bounds the run: before, 64 MB of zeros took minutes.
     result = crawl(path, tmp_path / "news.db")
     assert stored(result) == {good(n)[0] for n in range(4)}, result.stderr[-3000:]
     assert result.returncode == 1
     assert f"Broken WARC file {path} at byte " in result.stderr
     assert_clean_failure(result, path)
-    # A bound, not a benchmark: the case this guards against took minutes for 64 MB.
-    assert time.monotonic() - started < 120
 
 
 def test_error_responses_are_not_articles(tmp_path: Path) -> None:
@@ -275,6 +273,7 @@ def test_a_file_replaced_under_its_name_is_read_again(tmp_path: Path) -> None:
     assert "Resuming" not in third.stderr
 
 
+@pytest.mark.slow
 def test_a_folder_chain_1100_deep_is_walked_without_recursion(tmp_path: Path) -> None:
     root = tmp_path / "warcs"
     root.mkdir()
