@@ -16,6 +16,8 @@ from typing import IO
 GZIP_MAGIC = b"\x1f\x8b\x08"
 # Bytes read at a time while inflating a member or scanning for the next record.
 BLOCK = 1 << 20
+# Compressed bytes read at a time while inflating one member.
+INFLATE_READ = 64 * 1024
 # A record's header block is never longer than this (warcio's own limit is of this order).
 HEADER_MAX = 64 * 1024
 # A WARC record starts with its version line; an ARC record with its URL record line
@@ -272,7 +274,9 @@ def _inflate(
     fed = 0
     stream.seek(position)
     while not inflater.eof:
-        chunk = stream.read(BLOCK)
+        # Small reads: a member is most often a few kilobytes, and what is read past its
+        # end is copied again as unused_data.
+        chunk = stream.read(INFLATE_READ)
         if not chunk:
             return Gap(position, None, "truncated", "the file ends inside this gzip member")
         fed += len(chunk)
@@ -282,7 +286,8 @@ def _inflate(
                 kept += inflater.decompress(pending, BLOCK)
                 pending = inflater.unconsumed_tail
                 if len(kept) > cap:
-                    end = yield from _next_member(stream, position + fed, size)
+                    consumed = position + fed - len(inflater.unconsumed_tail)
+                    end = yield from _next_member(stream, consumed, size)
                     return bytes(kept[:cap]), size if end is None else end, False
         except zlib.error as exc:
             resume = yield from _next_member(stream, position + 1, size)
