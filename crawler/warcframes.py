@@ -90,7 +90,7 @@ def frames(stream: IO[bytes], start: int, size: int, compressed: bool, cap: int)
 
 
 def _plain(stream: IO[bytes], start: int, size: int, cap: int) -> Iterator[Piece]:
-    for span in _spans(_Window(stream, 0, size), start):
+    for span in _spans(_Window(stream, size), start):
         if isinstance(span, _Span):
             stream.seek(span.start)
             length = span.end - span.start
@@ -132,7 +132,7 @@ def _member_records(data: bytes, start: int, end: int) -> Iterator[Piece]:
     too). Offsets are the member's: a record is only ever resumed at its member's start."""
     if not data.strip(b"\r\n\x00"):
         return
-    window = _Window(io.BytesIO(data), 0, len(data), member=True)
+    window = _Window(io.BytesIO(data), len(data), member=True)
     spans = [piece for piece in _spans(window, 0) if not isinstance(piece, Tick)]
     for index, piece in enumerate(spans):
         last = index == len(spans) - 1
@@ -149,7 +149,7 @@ class _Window:
     """The bytes of a plain file, or of one inflated member (MEMBER: a record's length
     that runs past its end is a lie, not a truncated file)."""
 
-    def __init__(self, stream: IO[bytes], start: int, size: int, member: bool = False) -> None:
+    def __init__(self, stream: IO[bytes], size: int, member: bool = False) -> None:
         self.stream = stream
         self.size = size
         self.member = member

@@ -21,7 +21,7 @@ from crawler.store import CrawlStore
 from crawler.tree import Skip, walk
 from crawler.urls import canonical_url
 from crawler.warcframes import Tick
-from crawler.warcs import Broken, Document, Skipped, WarcReader, head_digest
+from crawler.warcs import HEAD_BYTES, Broken, Document, Skipped, WarcReader, head_digest
 from db.records import utcnow
 from db.store import Store
 
@@ -120,8 +120,12 @@ class WarcSpider(Spider):
     async def read(self, path: Path) -> AsyncIterator[ArticleItem]:
         key, size = str(path), path.stat().st_size
         known = self.store.warc_progress(key) if self.store is not None else None
-        head = head_digest(path, known.size if known is not None else size)
-        if known is not None and known.head is not None and known.head != head:
+        head = head_digest(path, size)
+        if known is not None and min(known.size, HEAD_BYTES) != min(size, HEAD_BYTES):
+            before = head_digest(path, known.size)  # over the bytes the file had then
+        else:
+            before = head
+        if known is not None and known.head is not None and known.head != before:
             # Another file under the same name: read from its start.
             logger.info("Reading %s anew: its content is not the file read before", key)
             self.crawler.stats.inc_value("news/warc/files_replaced")
@@ -142,7 +146,7 @@ class WarcSpider(Spider):
                 offset=start,
                 at=utcnow(),
                 finished=False,
-                head=head_digest(path, size),
+                head=head,
             )
         end = start
         saved = time.monotonic()
@@ -248,8 +252,8 @@ class WarcSpider(Spider):
         key, size, end = origin
         self.in_flight[key] -= 1
         self.room.set()
-        if self.store is not None and getattr(item, "id", None) is None:
-            self.store.save_warc_progress(key, size=size, offset=end, at=utcnow(), finished=False)
+        if getattr(item, "id", None) is None:
+            self.save_progress(key, size, end)
         self.finish_if_done(key)
 
     def finish_if_done(self, key: str) -> None:
